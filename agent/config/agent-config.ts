@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { OperationalError, UsageError } from '../cli/errors.ts';
+import { SecretBox } from './secret-box.ts';
+
+/** Proxy settings; `password` is always stored sealed by SecretBox. */
+export interface ProxyConfig {
+  pacUrl?: string;
+  host?: string;
+  port?: number;
+  domain?: string;
+  user?: string;
+  password?: string;
+}
+
+/** conf/agent.json. Other modules add their own top-level sections (e.g. credential stores). */
+export interface AgentConfig {
+  /** The management server URL, set by `register`. */
+  server?: string;
+  agentId?: string;
+  agentName?: string;
+  autoUpdate: boolean;
+  proxy: ProxyConfig;
+  [section: string]: unknown;
+}
+
+const DEFAULTS: AgentConfig = { autoUpdate: false, proxy: {} };
+
+export function loadAgentConfig(file: string): AgentConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return structuredClone(DEFAULTS);
+    throw new OperationalError(`cannot read ${file}: ${(err as Error).message}`, 'config-read', {
+      cause: err,
+    });
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<AgentConfig>;
+    return { ...structuredClone(DEFAULTS), ...parsed, proxy: { ...(parsed.proxy ?? {}) } };
+  } catch (err) {
+    throw new OperationalError(
+      `${file} is not valid JSON (${(err as Error).message}); fix it or remove it and run certagent-config interactive`,
+      'config-parse',
+      { cause: err },
+    );
+  }
+}
+
+/** Writes the file atomically (temp file, fsync, rename), mode 0600. */
+export function saveAgentConfig(file: string, config: AgentConfig): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(config, null, 2)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+interface SettableKey {
+  describe: string;
+  apply(config: AgentConfig, value: string, box: () => SecretBox): void;
+}
+
+function proxyString(field: keyof ProxyConfig): SettableKey['apply'] {
+  return (config, value) => {
+    (config.proxy as Record<string, unknown>)[field] = value === '' ? undefined : value;
+  };
+}
+
+/** Keys accepted by `config set`, with how each value is parsed. */
+export const SETTABLE_KEYS: Record<string, SettableKey> = {
+  'auto-update': {
+    describe: 'true or false',
+    apply(config, value) {
+      if (!/^(true|false|on|off|1|0|yes|no)$/i.test(value)) {
+        throw new UsageError(`auto-update must be true or false, not "${value}"`);
+      }
+      config.autoUpdate = /^(true|on|1|yes)$/i.test(value);
+    },
+  },
+  'proxy.pac-url': {
+    describe: 'http(s) URL of a PAC file, or empty to clear',
+    apply(config, value) {
+      if (value !== '' && !isHttpUrl(value)) {
+        throw new UsageError(`proxy.pac-url must be an http:// or https:// URL, not "${value}"`);
+      }
+      config.proxy.pacUrl = value === '' ? undefined : value;
+    },
+  },
+  'proxy.host': { describe: 'proxy host name or address', apply: proxyString('host') },
+  'proxy.port': {
+    describe: 'proxy port (1-65535)',
+    apply(config, value) {
+      if (value === '') return void (config.proxy.port = undefined);
+      const port = Number(value);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new UsageError(`proxy.port must be an integer between 1 and 65535, not "${value}"`);
+      }
+      config.proxy.port = port;
+    },
+  },
+  'proxy.domain': { describe: 'NTLM domain', apply: proxyString('domain') },
+  'proxy.user': { describe: 'proxy user name', apply: proxyString('user') },
+  'proxy.password': {
+    describe: 'proxy password (stored encrypted)',
+    apply(config, value, box) {
+      config.proxy.password = value === '' ? undefined : box().seal(value, 'proxy.password');
+    },
+  },
+};
+
+/** Applies `config set KEY VALUE`; unknown keys are a usage error listing the valid ones. */
+export function setConfigValue(
+  config: AgentConfig,
+  key: string,
+  value: string,
+  box: () => SecretBox,
+): void {
+  const entry = SETTABLE_KEYS[key];
+  if (!entry) {
+    throw new UsageError(
+      `unknown configuration key "${key}"; valid keys: ${Object.keys(SETTABLE_KEYS).join(', ')}`,
+    );
+  }
+  entry.apply(config, value, box);
+}
+
+/** The proxy password in clear, for the proxy module only; never log or print it. */
+export function revealProxyPassword(config: AgentConfig, box: SecretBox): string | undefined {
+  const sealed = config.proxy.password;
+  return sealed ? box.open(sealed, 'proxy.password') : undefined;
+}
+
+/** A copy safe to print: secrets replaced by a mask. */
+export function maskedConfig(config: AgentConfig): AgentConfig {
+  const copy = structuredClone(config);
+  if (copy.proxy.password) copy.proxy.password = '********';
+  return copy;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
