@@ -10,7 +10,8 @@ const DOCKERFILE = path.resolve(import.meta.dirname, '../../Dockerfile');
 function finalStage(text: string): Array<[string, string]> {
   const joined = text.replace(/\\\n/g, ' ');
   const lines = joined.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
-  const lastFrom = lines.findLastIndex((l) => /^FROM\s/i.test(l));
+  const froms = lines.map((l, i) => (/^FROM\s/i.test(l) ? i : -1)).filter((i) => i >= 0);
+  const lastFrom = froms[froms.length - 1] ?? 0;
   return lines.slice(lastFrom).map((l) => {
     const [, op, rest] = /^(\w+)\s+(.*)$/.exec(l.trim()) ?? [];
     return [op.toUpperCase(), rest.trim()];
