@@ -1,0 +1,172 @@
+import { execa, type ResultPromise } from 'execa';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runBootstrap } from '../../bootstrap/install.ts';
+import {
+  createReleaseKey,
+  DistHost,
+  publishSigned,
+  type ReleaseKey,
+} from '../support/dist-host.ts';
+import { describeWithTools } from '../support/tools.ts';
+
+const USER = 'setup-user';
+const PASSWORD = 'pr0xy "pass" word';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A real squid on loopback requiring basic authentication. Started here because the
+ * shared test/support/squid.ts had not landed when this suite was written.
+ */
+async function startSquid(dir: string): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  fs.chmodSync(dir, 0o777);
+  await execa('htpasswd', ['-bc', path.join(dir, 'passwd'), USER, PASSWORD]);
+  fs.chmodSync(path.join(dir, 'passwd'), 0o644);
+  const conf = path.join(dir, 'squid.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      `http_port 127.0.0.1:${port}`,
+      `pid_filename ${dir}/squid.pid`,
+      `cache_log ${dir}/cache.log`,
+      `access_log ${dir}/access.log`,
+      `coredump_dir ${dir}`,
+      'cache deny all',
+      'shutdown_lifetime 0 seconds',
+      `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${dir}/passwd`,
+      'auth_param basic realm certagent-test',
+      'acl authed proxy_auth REQUIRED',
+      'http_access allow authed',
+      'http_access deny all',
+      '',
+    ].join('\n'),
+  );
+  const child: ResultPromise = execa('squid', ['-N', '-f', conf], { reject: false });
+  await waitForPort(port, child, dir);
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await child;
+    },
+  };
+}
+
+async function waitForPort(port: number, child: ResultPromise, dir: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) break;
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const log = fs.existsSync(`${dir}/cache.log`) ? fs.readFileSync(`${dir}/cache.log`, 'utf8') : '';
+  throw new Error(`squid did not listen on 127.0.0.1:${port}:\n${log}`);
+}
+
+describeWithTools('bootstrap through an authenticating squid', ['squid', 'htpasswd'], () => {
+  const msi = randomBytes(50_000);
+  let dir: string;
+  let host: DistHost;
+  let key: ReleaseKey;
+  let squid: Awaited<ReturnType<typeof startSquid>>;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-squid-'));
+    key = await createReleaseKey();
+    host = await new DistHost().start();
+    squid = await startSquid(dir);
+    await publishSigned(host, key, 'windows/manifest.json', {
+      schema: 1,
+      product: 'certagent',
+      sequence: 1,
+      issued: new Date().toISOString(),
+      expires: new Date(Date.now() + 3_600_000).toISOString(),
+      version: '2.0.0',
+      files: [
+        {
+          kind: 'msi',
+          arch: 'x64',
+          file: 'certagent-2.0.0-x64.msi',
+          size: msi.length,
+          sha256: createHash('sha256').update(msi).digest('hex'),
+        },
+      ],
+    });
+    host.set('windows/certagent-2.0.0-x64.msi', msi);
+  });
+
+  afterAll(async () => {
+    await squid?.stop();
+    await host?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(password: string) {
+    let out = '';
+    const calls: string[][] = [];
+    const code = await runBootstrap(
+      [
+        '/i',
+        '/q',
+        'PROPERTY_TOKEN=install-token-123',
+        'PROPERTY_USE_PROXY=1',
+        'PROPERTY_PROXY_HOST=127.0.0.1',
+        `PROPERTY_PROXY_PORT=${squid.port}`,
+        `PROPERTY_PROXY_USER=${USER}`,
+        `PROPERTY_PROXY_PASSWORD=${password}`,
+      ],
+      {
+        stdout: { write: (s: string) => (out += s) },
+        stderr: { write: (s: string) => (out += s) },
+        runner: async (_exe, args) => (calls.push(args), 0),
+        trustedKeys: [key.publicKeyArmored],
+        defaultSource: host.origin,
+        stateDir: fs.mkdtempSync(path.join(dir, 'state-')),
+        downloadDir: fs.mkdtempSync(path.join(dir, 'dl-')),
+        arch: 'x64',
+        env: {},
+        deadlineMs: 20_000,
+      },
+    );
+    return { code, out, calls };
+  }
+
+  it('downloads manifest and MSI through the proxy with its credentials', async () => {
+    host.requests.length = 0;
+    const result = await run(PASSWORD);
+    expect(result.out).not.toContain('pr0xy');
+    expect(result.code).toBe(0);
+    expect(result.calls).toHaveLength(1);
+
+    expect(host.requests.map((r) => r.path)).toContain('/windows/certagent-2.0.0-x64.msi');
+  });
+
+  it('fails clearly, without leaking the password, when the proxy refuses it', async () => {
+    host.requests.length = 0;
+    const result = await run('wrong password');
+    // Nothing went around the proxy: the host saw no request at all.
+    expect(host.requests).toEqual([]);
+    expect(result.code).toBe(1603);
+    expect(result.calls).toHaveLength(0);
+    expect(result.out).toMatch(/manifest\.json: download failed \(Proxy response \(407\)/);
+    expect(result.out).not.toContain('wrong password');
+  });
+});
