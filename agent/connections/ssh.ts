@@ -175,7 +175,12 @@ function connectClient(target: SshTarget & { port: number }): Promise<Client> {
       }
       reject(sshError(err, where, target.credentials.username));
     });
-    client.connect(config);
+    try {
+      client.connect(config);
+    } catch (err) {
+      // ssh2 parses the private key synchronously: a wrong pass phrase lands here.
+      reject(sshError(err as Error, where, target.credentials.username));
+    }
   });
 }
 

@@ -42,7 +42,10 @@ export async function discoverSites(
 
 async function runDump(conn: Connection, server: ServerType, options: DiscoverOptions) {
   const control = serverControl(server, options.commands?.[server]);
-  const which = await conn.exec(['sh', '-c', 'command -v "$1"', 'sh', control.prefix[0]!]);
+  // Under sudo, so that secure_path's sbin directories are searched as they will be.
+  const which = await conn.exec(['sh', '-c', 'command -v "$1"', 'sh', control.prefix[0]!], {
+    sudo: options.sudo,
+  });
   if (which.exitCode !== 0) return null;
   const r = await conn.exec([...control.prefix, ...control.dump], { sudo: options.sudo });
   if (r.exitCode !== 0) {
