@@ -24,15 +24,17 @@ const HOST_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/i;
 
 /** Parses every target up front, so bad input stops the scan before the first probe. */
 export function parseTargets(inputs: string[]): TargetSpec[] {
-  if (inputs.length === 0)
-    throw new UsageError('no targets given: name at least one host, address or range');
-  return inputs.flatMap((input) =>
+  const specs = inputs.flatMap((input) =>
     input
       .split(',')
       .map((part) => part.trim())
       .filter((part) => part !== '')
       .map(parseTarget),
   );
+  if (specs.length === 0) {
+    throw new UsageError('no targets given: name at least one host, address or range');
+  }
+  return specs;
 }
 
 /** Parses one target: name, IPv4/IPv6 address, CIDR, or `first-last` address range. */
