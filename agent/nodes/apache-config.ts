@@ -76,6 +76,8 @@ interface VhostSettings {
 export function parseApacheVhostBlock(text: string, line: number): VhostSettings {
   const lines = joinContinuations(text.split('\n').slice(line - 1));
   const out: VhostSettings = { sslEngine: false, aliases: [] };
+  // A stale line number (file edited since the server read it) must not read a random block.
+  if (!/^\s*<VirtualHost\b/i.test(lines[0] ?? '')) return out;
   for (const raw of lines.slice(1)) {
     const l = raw.trim();
     if (/^<\/VirtualHost>/i.test(l)) break;
