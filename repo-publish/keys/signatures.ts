@@ -5,10 +5,9 @@ import type { ReleaseKeys } from './release-keys.ts';
 
 /** A detached, armoured signature of `data` by every signing key (two during rotation). */
 export async function signDetached(keys: ReleaseKeys, data: Uint8Array | string): Promise<string> {
-  const message =
-    typeof data === 'string'
-      ? await openpgp.createMessage({ text: data, format: 'binary' })
-      : await openpgp.createMessage({ binary: data });
+  // Always the exact bytes (binary signature): a text signature would normalise line ends.
+  const binary = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const message = await openpgp.createMessage({ binary });
   return openpgp.sign({
     message,
     signingKeys: keys.signing.map((k) => k.privateKey),
