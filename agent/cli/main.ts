@@ -2,12 +2,16 @@ import { Command, CommanderError } from 'commander';
 import { createContext, type CliContext } from './context.ts';
 import { exitCodeOf, UsageError } from './errors.ts';
 import { addVersionCommand } from './commands/version.ts';
+import { addDiscoverCommand } from './commands/discover.ts';
 
 /**
  * Each command lives in its own file under commands/ and adds itself here. The order is
  * the order `--help` lists them in.
  */
-const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [addVersionCommand];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [
+  addVersionCommand,
+  addDiscoverCommand,
+];
 
 /** Verbs that `certagent-config X` maps to `certagent config X`. */
 const CONFIG_VERBS = new Set(['interactive', 'show', 'set']);
