@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import type { TaskMessage } from '../../protocol/messages.ts';
+import { TASK_KINDS } from '../../protocol/tasks.ts';
+import { parseDiscoveryPayload } from '../../protocol/validate.ts';
+import { scan } from '../discovery/scan.ts';
+
+/** Hands result items of a running task to the on-disk queue, in batches. */
+export type EmitItems = (items: unknown[]) => void;
+
+export interface TaskRunContext {
+  log: Logger;
+  signal: AbortSignal;
+  emit: EmitItems;
+}
+
+/**
+ * Runs one task of a kind to completion, emitting results as it goes. Throwing marks the
+ * task failed with the error's message. To add a kind: a handler here, keyed by the name
+ * from protocol/tasks.ts, and its manager side in manager/tasks/.
+ */
+export type TaskHandler = (task: TaskMessage, ctx: TaskRunContext) => Promise<void>;
+
+const BATCH_SIZE = 50;
+
+const handlers = new Map<string, TaskHandler>([[TASK_KINDS.discovery, runDiscovery]]);
+
+export function registerTaskHandler(kind: string, handler: TaskHandler): void {
+  handlers.set(kind, handler);
+}
+
+export function taskHandler(kind: string): TaskHandler | undefined {
+  return handlers.get(kind);
+}
+
+async function runDiscovery(task: TaskMessage, ctx: TaskRunContext): Promise<void> {
+  const payload = parseDiscoveryPayload(task.payload);
+  let batch: unknown[] = [];
+  for await (const endpoint of scan({ ...payload, signal: ctx.signal })) {
+    batch.push(endpoint);
+    if (batch.length >= BATCH_SIZE) {
+      ctx.emit(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) ctx.emit(batch);
+}
