@@ -3,6 +3,10 @@ import { createContext, type CliContext } from './context.ts';
 import { exitCodeOf, UsageError } from './errors.ts';
 import { addVersionCommand } from './commands/version.ts';
 import { addDiscoverCommand } from './commands/discover.ts';
+import { addRegisterCommand } from './commands/register.ts';
+import { addRunCommand } from './commands/run.ts';
+import { addStatusCommand } from './commands/status.ts';
+import { addConfigCommand } from './commands/config.ts';
 
 /**
  * Each command lives in its own file under commands/ and adds itself here. The order is
@@ -11,6 +15,10 @@ import { addDiscoverCommand } from './commands/discover.ts';
 const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [
   addVersionCommand,
   addDiscoverCommand,
+  addRegisterCommand,
+  addRunCommand,
+  addStatusCommand,
+  addConfigCommand,
 ];
 
 /** Verbs that `certagent-config X` maps to `certagent config X`. */
