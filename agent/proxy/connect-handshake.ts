@@ -55,7 +55,8 @@ async function ntlmTunnel(
       'proxy-auth-failed',
     );
   }
-  const answer = ntlmAuthenticate(challenge, domain, config.username ?? '', config.password ?? '');
+  const user = config.username ?? '';
+  const answer = ntlmAuthenticate(challenge, domain, user, config.password ?? '', proxy);
   const second = await sendConnect(socket, target, answer, proxy, timeoutMs);
   if (second.status !== 200) throw refused(second, config, target, proxy);
 }

@@ -6,6 +6,7 @@ declare module '@ewsjs/ntlm-client' {
     version: number;
     challenge: Buffer;
     targetName: string;
+    targetInfo?: { parsed: Record<string, string>; buffer: Buffer };
   }
   const ntlm: {
     createType1Message(workstation?: string, target?: string): string;

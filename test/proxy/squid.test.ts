@@ -1,0 +1,186 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createProxyDispatcher } from '../../agent/proxy/dispatcher.ts';
+import type { ProxyConfig } from '../../agent/proxy/proxy-config.ts';
+import { ProxyConnector } from '../../agent/proxy/tunnel.ts';
+import { createTestPki, type TestPki } from '../fakes/cyberark/pki.ts';
+import { startSquid, type Squid } from '../support/squid.ts';
+import { describeWithTools } from '../support/tools.ts';
+
+const BASIC_PASSWORD = 'Basic-Pr0xy-Pa55';
+const NTLM_PASSWORD = 'Ntlm-Pr0xy-Pa55';
+
+describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl'], () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-proxy-'));
+  let pki: TestPki;
+  let basic: Squid;
+  let ntlm: Squid;
+  let origin: https.Server;
+  let originPort: number;
+  let pacServer: http.Server;
+  let pacBase: string;
+  let logText = '';
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _e, cb) {
+        logText += chunk.toString();
+        cb();
+      },
+    }),
+  );
+
+  beforeAll(async () => {
+    pki = await createTestPki(dir);
+    [basic, ntlm] = await Promise.all([
+      startSquid({ basicUsers: { agent: BASIC_PASSWORD } }),
+      startSquid({ ntlm: true }),
+    ]);
+    origin = https.createServer(
+      { key: fs.readFileSync(pki.serverKey), cert: fs.readFileSync(pki.serverCert) },
+      (req, res) => res.end(`hello ${req.url}`),
+    );
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    originPort = (origin.address() as AddressInfo).port;
+
+    // The PAC file sends everything through whichever squid its path names, after a dead
+    // proxy first so the fallback to the next entry is exercised too.
+    pacServer = http.createServer((req, res) => {
+      const port = req.url === '/ntlm.pac' ? ntlm.port : basic.port;
+      res.writeHead(200, { 'content-type': 'application/x-ns-proxy-autoconfig' });
+      res.end(
+        `function FindProxyForURL(url, host) {
+           if (isPlainHostName(host)) return "DIRECT";
+           return "PROXY 127.0.0.1:1; PROXY 127.0.0.1:${port}";
+         }`,
+      );
+    });
+    await new Promise<void>((resolve) => pacServer.listen(0, '127.0.0.1', resolve));
+    pacBase = `http://127.0.0.1:${(pacServer.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await Promise.all([basic?.stop(), ntlm?.stop()]);
+    origin?.closeAllConnections();
+    await new Promise((resolve) => origin?.close(resolve));
+    await new Promise((resolve) => pacServer?.close(resolve));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function get(config: ProxyConfig, pathName: string): Promise<string> {
+    const dispatcher = createProxyDispatcher(
+      config,
+      { ca: fs.readFileSync(pki.caCert, 'utf8') },
+      { logger },
+    );
+    try {
+      const res = await request(`https://127.0.0.1:${originPort}${pathName}`, { dispatcher });
+      return `${res.statusCode} ${await res.body.text()}`;
+    } finally {
+      await dispatcher.close();
+    }
+  }
+
+  it('tunnels through squid with basic authentication, and squid logs it', async () => {
+    const config = {
+      host: '127.0.0.1',
+      port: basic.port,
+      username: 'agent',
+      password: BASIC_PASSWORD,
+    };
+    expect(await get(config, '/basic')).toBe('200 hello /basic');
+    await expect
+      .poll(() => basic.accessLog())
+      .toMatch(new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${originPort} agent `));
+  });
+
+  it('tunnels through squid with NTLM on one kept-alive connection', async () => {
+    const config = {
+      host: '127.0.0.1',
+      port: ntlm.port,
+      domain: 'CORP',
+      username: 'agent',
+      password: NTLM_PASSWORD,
+    };
+    expect(await get(config, '/ntlm')).toBe('200 hello /ntlm');
+    // The challenge leg shows as a 407, then the authenticated tunnel with the NTLM user
+    // (squid's fake helper prints domain and user with a stray trailing byte each).
+    const connect = `CONNECT 127\\.0\\.0\\.1:${originPort}`;
+    await expect
+      .poll(() => ntlm.accessLog())
+      .toMatch(
+        new RegExp(
+          `TCP_DENIED/407 .* ${connect} - [^]*TCP_TUNNEL/200 .* ${connect} CORP.?\\\\+agent`,
+        ),
+      );
+  });
+
+  it('follows a PAC file served on loopback, skipping a dead proxy', async () => {
+    const before = basic.accessLog().split('\n').length;
+    const config = { pacUrl: `${pacBase}/basic.pac`, username: 'agent', password: BASIC_PASSWORD };
+    expect(await get(config, '/pac')).toBe('200 hello /pac');
+    await expect.poll(() => basic.accessLog().split('\n').length).toBeGreaterThan(before);
+    expect(logText).toMatch(/"route":"PROXY 127\.0\.0\.1:1".*proxy route failed/);
+  });
+
+  it('follows a PAC file to the NTLM proxy', async () => {
+    const config = {
+      pacUrl: `${pacBase}/ntlm.pac`,
+      domain: 'CORP',
+      username: 'agent',
+      password: NTLM_PASSWORD,
+    };
+    expect(await get(config, '/pac-ntlm')).toBe('200 hello /pac-ntlm');
+  });
+
+  it.each([
+    [
+      'a wrong password',
+      { username: 'agent', password: 'Wrong-Pa55' },
+      /refused authentication with user "agent".*HTTP 407.*Basic/,
+    ],
+    ['no credentials', {}, /refused authentication with no credentials.*HTTP 407/],
+  ])('reports %s clearly', async (_t, creds, message) => {
+    const config = { host: '127.0.0.1', port: basic.port, ...creds };
+    await expect(get(config, '/denied')).rejects.toThrow(message);
+  });
+
+  it('reports an unreachable proxy', async () => {
+    const connector = new ProxyConnector({ host: '127.0.0.1', port: 1 });
+    await expect(connector.openSocket({ host: '127.0.0.1', port: originPort })).rejects.toThrow(
+      /cannot reach 127\.0\.0\.1:\d+: PROXY 127\.0\.0\.1:1: cannot connect to proxy 127\.0\.0\.1:1: ECONNREFUSED/,
+    );
+  });
+
+  it('opens raw TLS tunnels for TLS clients', async () => {
+    const connector = new ProxyConnector({
+      host: '127.0.0.1',
+      port: ntlm.port,
+      domain: 'CORP',
+      username: 'agent',
+      password: NTLM_PASSWORD,
+    });
+    const socket = await connector.openTls(
+      { host: '127.0.0.1', port: originPort },
+      { ca: fs.readFileSync(pki.caCert, 'utf8') },
+    );
+    expect(socket.getPeerCertificate().subject.CN).toBe('127.0.0.1');
+    socket.destroy();
+  });
+
+  it('never writes a proxy password to its logs or squid logs', () => {
+    for (const text of [logText, basic.accessLog(), ntlm.accessLog()]) {
+      expect(text).not.toContain(BASIC_PASSWORD);
+      expect(text).not.toContain(NTLM_PASSWORD);
+      expect(text).not.toContain(Buffer.from(`agent:${BASIC_PASSWORD}`).toString('base64'));
+    }
+  });
+});
