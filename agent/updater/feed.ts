@@ -1,0 +1,71 @@
+import { OperationalError } from '../cli/errors.ts';
+import { DocumentFields, RELATIVE_FILE, SHA256_HEX, VERSION } from '../trust/document-fields.ts';
+
+/** One platform's current release in the update feed. */
+export interface FeedEntry {
+  version: string;
+  /** Relative to the distribution host's root. */
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+/** feed/feed.json, published by repo-publish and signed with the release key. */
+export interface UpdateFeed {
+  sequence: number;
+  issued: string;
+  expires: string;
+  platforms: Record<string, FeedEntry>;
+}
+
+/** Parses a feed whose signature was already verified. */
+export function parseFeed(text: string, source: string): UpdateFeed {
+  const doc = DocumentFields.parse(text, source);
+  doc.constant('schema', 1);
+  doc.constant('product', 'certagent');
+  const platforms = doc.object('platforms');
+  return {
+    sequence: doc.integer('sequence'),
+    issued: doc.string('issued'),
+    expires: doc.string('expires'),
+    platforms: Object.fromEntries(
+      platforms.keys().map((name) => {
+        const entry = platforms.object(name);
+        return [
+          name,
+          {
+            version: entry.string('version', VERSION),
+            file: entry.string('file', RELATIVE_FILE),
+            size: entry.integer('size', 1),
+            sha256: entry.string('sha256', SHA256_HEX),
+          },
+        ];
+      }),
+    ),
+  };
+}
+
+/**
+ * This platform's entry. The file name must name the same version and platform as the
+ * entry: a feed that pairs one release's metadata with another's artifact (mix-and-match)
+ * is refused even when the hashes agree.
+ */
+export function entryFor(feed: UpdateFeed, platform: string, source: string): FeedEntry {
+  const entry = feed.platforms[platform];
+  if (!entry) {
+    throw new OperationalError(
+      `${source}: the feed has no release for platform ${platform} (it lists ` +
+        `${Object.keys(feed.platforms).join(', ') || 'none'}); nothing to update`,
+      'update.no-platform',
+    );
+  }
+  const name = entry.file.split('/').pop() ?? '';
+  if (!name.includes(`-${entry.version}-`) || !name.includes(platform)) {
+    throw new OperationalError(
+      `${source}: the ${platform} entry says version ${entry.version} but points at ` +
+        `${entry.file}, an artifact of another version or platform; refusing it`,
+      'update.mix-and-match',
+    );
+  }
+  return entry;
+}
