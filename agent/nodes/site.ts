@@ -1,5 +1,5 @@
 /** The web servers node discovery recognises. */
-export type ServerType = 'nginx' | 'apache' | 'tomcat' | 'iis';
+export type ServerType = 'nginx' | 'apache' | 'tomcat' | 'iis' | 'f5';
 
 export interface ListenAddress {
   /** `*` when the server listens on every address. */
