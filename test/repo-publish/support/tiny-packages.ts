@@ -49,6 +49,8 @@ export async function buildTinyRpm(outDir: string, version: string): Promise<str
       'Summary: certagent test package',
       'License: Apache-2.0',
       'BuildArch: x86_64',
+      // No automatic /bin/sh requirement: the dnf test installs into an empty root.
+      'AutoReqProv: no',
       '%description',
       'Repository mechanics only.',
       '%install',
