@@ -3,7 +3,7 @@ import path from 'node:path';
 import { OperationalError } from '../cli/errors.ts';
 import { toCredential, type Credential, type SecretFields } from './credential.ts';
 import type { CredentialStore } from './store.ts';
-import { loadOrCreateKey, openString, sealString } from './store-cipher.ts';
+import { openSealed, storeBox } from './store-cipher.ts';
 
 /** Name of the store every install creates. */
 export const LOCAL_STORE_NAME = 'local-store';
@@ -88,9 +88,10 @@ export class LocalStore implements CredentialStore {
 
   private read(): LocalStoreData {
     const sealed = this.readFile();
-    const plain = openString(
-      loadOrCreateKey(this.confDir),
+    const plain = openSealed(
+      storeBox(this.confDir),
       sealed.trim(),
+      FILE,
       `local store ${this.file}`,
     );
     try {
@@ -128,7 +129,7 @@ export class LocalStore implements CredentialStore {
   // Write-then-rename so a crash mid-write leaves the previous store, not half a file.
   private write(data: LocalStoreData): void {
     fs.mkdirSync(this.confDir, { recursive: true, mode: 0o750 });
-    const sealed = sealString(loadOrCreateKey(this.confDir), JSON.stringify(data));
+    const sealed = storeBox(this.confDir).seal(JSON.stringify(data), FILE);
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, `${sealed}\n`, { mode: 0o600 });
     fs.renameSync(tmp, this.file);

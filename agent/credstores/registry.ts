@@ -1,25 +1,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { OperationalError, UsageError } from '../cli/errors.ts';
+import { UsageError } from '../cli/errors.ts';
+import { loadAgentConfig, saveAgentConfig } from '../config/agent-config.ts';
 import { CyberArkStore } from './cyberark.ts';
 import { DelineaStore } from './delinea.ts';
 import { LOCAL_STORE_NAME, LocalStore, localStoreFile } from './local-store.ts';
 import type { CredentialStore, StoreDefinition, StoreDeps } from './store.ts';
-import { loadOrCreateKey, openString, sealString } from './store-cipher.ts';
+import { openSealed, storeBox } from './store-cipher.ts';
 import { VaultStore } from './vault.ts';
 
-// TODO: store definitions belong in conf/agent.json once the configuration module lands;
-// until then they live in their own file beside it, with the same key file.
-const FILE = 'credstores.json';
+/** The section of conf/agent.json that holds the remote store definitions. */
+const SECTION = 'credstores';
 
 interface StoredDefinition extends Omit<StoreDefinition, 'secrets'> {
-  /** Each value sealed with the configuration key: never plain text on disk. */
+  /** Each value sealed by SecretBox: never plain text on disk. */
   secrets: Record<string, string>;
 }
 
-/** Path of the file holding the remote store definitions. */
+/** conf/agent.json (agent/config/agent-files.ts names the same file). */
 export function registryFile(confDir: string): string {
-  return path.join(confDir, FILE);
+  return path.join(confDir, 'agent.json');
 }
 
 /** Every configured store, the local one first when it exists. Secrets stay sealed. */
@@ -39,11 +39,16 @@ export function getDefinition(confDir: string, name: string): StoreDefinition {
       'credstore-unknown',
     );
   }
-  const key = loadOrCreateKey(confDir);
+  const box = storeBox(confDir);
   const secrets = Object.fromEntries(
     Object.entries(stored.secrets).map(([k, v]) => [
       k,
-      openString(key, v, `secret "${k}" of store "${name}" in ${registryFile(confDir)}`),
+      openSealed(
+        box,
+        v,
+        sealContext(name, k),
+        `"${k}" of store "${name}" in ${registryFile(confDir)}`,
+      ),
     ]),
   );
   return { ...stored, secrets };
@@ -54,11 +59,11 @@ export function saveDefinition(confDir: string, def: StoreDefinition): void {
   if (def.name === LOCAL_STORE_NAME) {
     throw new UsageError(`"${LOCAL_STORE_NAME}" is reserved for the local store`);
   }
-  const key = loadOrCreateKey(confDir);
+  const box = storeBox(confDir);
   const sealed: StoredDefinition = {
     ...def,
     secrets: Object.fromEntries(
-      Object.entries(def.secrets).map(([k, v]) => [k, sealString(key, v)]),
+      Object.entries(def.secrets).map(([k, v]) => [k, box.seal(v, sealContext(def.name, k))]),
     ),
   };
   const others = readRegistry(confDir).filter((d) => d.name !== def.name);
@@ -92,39 +97,30 @@ export function openDefinition(def: StoreDefinition, deps: StoreDeps): Credentia
   }
 }
 
+function sealContext(store: string, field: string): string {
+  return `credstore:${store}:${field}`;
+}
+
 function readRegistry(confDir: string): StoredDefinition[] {
-  const file = registryFile(confDir);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new OperationalError(
-      `cannot read ${file}: ${(err as Error).message}`,
-      'credstore-unreadable',
-      {
-        cause: err,
-      },
-    );
-  }
-  try {
-    const parsed = JSON.parse(text) as { stores?: StoredDefinition[] };
-    if (!Array.isArray(parsed.stores)) throw new Error('no "stores" array');
-    return parsed.stores;
-  } catch (err) {
-    throw new OperationalError(
-      `credential store list ${file} is damaged (${(err as Error).message}); fix or restore it ` +
-        '(it was left untouched)',
+  const section = loadAgentConfig(registryFile(confDir))[SECTION];
+  if (section === undefined) return [];
+  if (!Array.isArray(section)) {
+    throw new UsageError(
+      `the "${SECTION}" section of ${registryFile(confDir)} is not a list; fix it or remove it`,
       'credstore-damaged',
-      { cause: err },
     );
   }
+  return section as StoredDefinition[];
 }
 
 function writeRegistry(confDir: string, stores: StoredDefinition[]): void {
-  fs.mkdirSync(confDir, { recursive: true, mode: 0o750 });
   const file = registryFile(confDir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify({ stores }, null, 2)}\n`, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  const config = loadAgentConfig(file);
+  config[SECTION] = stores;
+  saveAgentConfig(file, config);
+}
+
+/** True when the local store file exists (it is created at install). */
+export function hasLocalStore(confDir: string): boolean {
+  return fs.existsSync(localStoreFile(confDir));
 }

@@ -55,7 +55,7 @@ async function ntlmTunnel(
       'proxy-auth-failed',
     );
   }
-  const user = config.username ?? '';
+  const user = config.user ?? '';
   const answer = ntlmAuthenticate(challenge, domain, user, config.password ?? '', proxy);
   const second = await sendConnect(socket, target, answer, proxy, timeoutMs);
   if (second.status !== 200) throw refused(second, config, target, proxy);
@@ -94,9 +94,7 @@ async function sendConnect(
 }
 
 function basicToken(config: ProxyConfig): string {
-  return Buffer.from(`${config.username ?? ''}:${config.password ?? ''}`, 'utf8').toString(
-    'base64',
-  );
+  return Buffer.from(`${config.user ?? ''}:${config.password ?? ''}`, 'utf8').toString('base64');
 }
 
 function offered(res: ProxyResponse): string {
@@ -113,7 +111,7 @@ function refused(
 ): OperationalError {
   const to = `${target.host}:${target.port}`;
   if (res.status === 407) {
-    const who = config.username ? `user "${config.username}"` : 'no credentials';
+    const who = config.user ? `user "${config.user}"` : 'no credentials';
     return new OperationalError(
       `proxy ${proxy} refused authentication with ${who} for ${to} (HTTP 407, proxy offers: ` +
         `${offered(res)}); check the proxy user, password and domain (certagent-config set proxy...)`,

@@ -8,7 +8,8 @@ export interface ProxyConfig {
   port?: number;
   /** NTLM domain; its presence selects NTLM instead of basic authentication. */
   domain?: string;
-  username?: string;
+  /** Same field names as conf/agent.json's proxy section; the password here is in clear. */
+  user?: string;
   password?: string;
 }
 
@@ -20,7 +21,7 @@ export function usesProxy(config: ProxyConfig | undefined): config is ProxyConfi
 }
 
 export function authSchemeOf(config: ProxyConfig): ProxyAuthScheme {
-  if (!config.username) return 'none';
+  if (!config.user) return 'none';
   return config.domain ? 'ntlm' : 'basic';
 }
 
@@ -30,6 +31,6 @@ export function describeProxy(config: ProxyConfig | undefined): string {
   const where = config.pacUrl ? `PAC ${config.pacUrl}` : `${config.host}:${config.port ?? 8080}`;
   const scheme = authSchemeOf(config);
   if (scheme === 'none') return `${where}, no authentication`;
-  const user = scheme === 'ntlm' ? `${config.domain}\\${config.username}` : config.username;
+  const user = scheme === 'ntlm' ? `${config.domain}\\${config.user}` : config.user;
   return `${where}, ${scheme} as ${user}, password ${config.password ? '********' : '(not set)'}`;
 }

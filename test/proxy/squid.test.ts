@@ -93,7 +93,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     const config = {
       host: '127.0.0.1',
       port: basic.port,
-      username: 'agent',
+      user: 'agent',
       password: BASIC_PASSWORD,
     };
     expect(await get(config, '/basic')).toBe('200 hello /basic');
@@ -107,7 +107,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
       host: '127.0.0.1',
       port: ntlm.port,
       domain: 'CORP',
-      username: 'agent',
+      user: 'agent',
       password: NTLM_PASSWORD,
     };
     expect(await get(config, '/ntlm')).toBe('200 hello /ntlm');
@@ -125,7 +125,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
 
   it('follows a PAC file served on loopback, skipping a dead proxy', async () => {
     const before = basic.accessLog().split('\n').length;
-    const config = { pacUrl: `${pacBase}/basic.pac`, username: 'agent', password: BASIC_PASSWORD };
+    const config = { pacUrl: `${pacBase}/basic.pac`, user: 'agent', password: BASIC_PASSWORD };
     expect(await get(config, '/pac')).toBe('200 hello /pac');
     await expect.poll(() => basic.accessLog().split('\n').length).toBeGreaterThan(before);
     expect(logText).toMatch(/"route":"PROXY 127\.0\.0\.1:1".*proxy route failed/);
@@ -135,7 +135,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     const config = {
       pacUrl: `${pacBase}/ntlm.pac`,
       domain: 'CORP',
-      username: 'agent',
+      user: 'agent',
       password: NTLM_PASSWORD,
     };
     expect(await get(config, '/pac-ntlm')).toBe('200 hello /pac-ntlm');
@@ -144,7 +144,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
   it.each([
     [
       'a wrong password',
-      { username: 'agent', password: 'Wrong-Pa55' },
+      { user: 'agent', password: 'Wrong-Pa55' },
       /refused authentication with user "agent".*HTTP 407.*Basic/,
     ],
     ['no credentials', {}, /refused authentication with no credentials.*HTTP 407/],
@@ -165,7 +165,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
       host: '127.0.0.1',
       port: ntlm.port,
       domain: 'CORP',
-      username: 'agent',
+      user: 'agent',
       password: NTLM_PASSWORD,
     });
     const socket = await connector.openTls(
