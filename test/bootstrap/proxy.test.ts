@@ -166,7 +166,7 @@ describeWithTools('bootstrap through an authenticating squid', ['squid', 'htpass
     expect(host.requests).toEqual([]);
     expect(result.code).toBe(1603);
     expect(result.calls).toHaveLength(0);
-    expect(result.out).toMatch(/manifest\.json: download failed \(Proxy response \(407\)/);
+    expect(result.out).toMatch(/refused authentication with user "setup-user" .*HTTP 407/);
     expect(result.out).not.toContain('wrong password');
   });
 });
