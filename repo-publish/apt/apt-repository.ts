@@ -31,6 +31,7 @@ export interface AptPublishOptions {
 export async function publishAptRepository(o: AptPublishOptions): Promise<PoolEntry[]> {
   const repoDir = path.join(o.buildDir, `apt-${o.codename}`);
   const previousRepo = o.previousDir && path.join(o.previousDir, `apt-${o.codename}`);
+  fs.mkdirSync(path.join(repoDir, 'pool'), { recursive: true });
   if (previousRepo) placeTree(path.join(previousRepo, 'pool'), path.join(repoDir, 'pool'));
 
   for (const deb of o.debs) await addToPool(repoDir, deb);
