@@ -1,0 +1,229 @@
+/**
+ * `npm run bench`: certagent discovery against nmap and a bare Node loop, side by side on
+ * the same loopback nginx, and the memory of a /16 sweep. Prints each ratio next to the
+ * target of issue 2 with PASS or FAIL; exits 1 if any target fails. Not a test: it takes
+ * minutes and measures speed, which tests must not.
+ */
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { execaSync } from 'execa';
+import { bundleAgent } from '../packaging/sea/bundle.ts';
+import { makeCert } from '../test/support/certs.ts';
+import { freePorts, startNginx, type NginxServer } from '../test/support/nginx.ts';
+import { runBareLoop, runCertagent, runNmap, type RunResult, type ScanRequest } from './runners.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    'tls-ports': { type: 'string', default: '1000' },
+    'silent-ports': { type: 'string', default: '100' },
+    'closed-ports': { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '64' },
+    // The agent's per-endpoint timeout in the mixed run; one wave of silent peers costs it.
+    'timeout-ms': { type: 'string', default: '2000' },
+    'nmap-deadline': { type: 'string', default: '150' },
+  },
+});
+
+const HOST = '127.0.0.1';
+const concurrency = Number(flags.concurrency);
+
+interface Check {
+  name: string;
+  value: string;
+  target: string;
+  pass: boolean;
+}
+
+async function main(): Promise<number> {
+  const missing = ['nginx', 'nmap', 'openssl'].filter((t) => !hasTool(t));
+  if (missing.length)
+    throw new Error(`bench needs ${missing.join(', ')}: apt-get install -y ${missing.join(' ')}`);
+
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'certagent-bench-'));
+  // One draw for every port, so no port serves twice or is both closed and open.
+  const counts = [flags['tls-ports'], flags['silent-ports'], flags['closed-ports']].map(Number);
+  const all = await freePorts(counts[0]! + counts[1]! + counts[2]!);
+  const tlsPorts = all.slice(0, counts[0]);
+  const silent = await silentPeers(all.slice(counts[0], counts[0]! + counts[1]!));
+  const closedPorts = all.slice(counts[0]! + counts[1]!);
+  let nginx: NginxServer | undefined;
+  try {
+    // The bundle the single executable is built from: what customers run, without the
+    // TypeScript loader a checkout uses.
+    log('bundling the agent with esbuild');
+    const agent = await bundleAgent(path.join(dir, 'certagent.cjs'), {
+      commit: 'bench',
+      date: '1970-01-01',
+    });
+    nginx = await startBenchNginx(dir, tlsPorts);
+    const checks = [
+      ...(await handshakeRates(agent, tlsPorts, closedPorts[0]!)),
+      await mixedSet(agent, tlsPorts, silent.ports, closedPorts),
+      await sweepMemory(agent, closedPorts[0]!),
+    ];
+    return report(checks);
+  } finally {
+    await nginx?.stop();
+    await silent.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function startBenchNginx(dir: string, ports: number[]): Promise<NginxServer> {
+  const cert = await makeCert(dir, { cn: 'bench.test', key: { type: 'rsa', bits: 2048 } });
+  const listens = ports.map((p) => `listen ${HOST}:${p} ssl;`).join('\n    ');
+  log(`starting nginx on ${ports.length} loopback ports`);
+  return startNginx({
+    dir: await fs.mkdtemp(path.join(dir, 'nginx-')),
+    workerProcesses: os.availableParallelism(),
+    workerConnections: 8192,
+    mainDirectives: ['worker_rlimit_nofile 16384;'],
+    servers: [
+      `${listens}\n    ssl_certificate ${cert.certPath}; ssl_certificate_key ${cert.keyPath}; return 200;`,
+    ],
+  });
+}
+
+function request(ports: number[], extra: Partial<ScanRequest> = {}): ScanRequest {
+  return {
+    host: HOST,
+    ports,
+    concurrency,
+    timeoutMs: Number(flags['timeout-ms']),
+    deadlineSeconds: Number(flags['nmap-deadline']),
+    ...extra,
+  };
+}
+
+// Each tool is also run once on a single closed port; that start-up time (Node and tsx
+// loading, nmap's script engine) is taken off, so the rates compare handshakes only.
+async function handshakeRates(agent: string, tlsPorts: number[], closedPort: number) {
+  const tools = {
+    certagent: (req: ScanRequest) => runCertagent(agent, req),
+    bare: runBareLoop,
+    nmap: runNmap,
+  };
+  const rates: Record<string, number> = {};
+  for (const [name, run] of Object.entries(tools)) {
+    const startup = await run(request([closedPort]));
+    const full = await run(request(tlsPorts));
+    rates[name] = full.found / Math.max(full.seconds - startup.seconds, 0.001);
+    log(
+      `${name.padEnd(10)} ${full.found}/${tlsPorts.length} certificates in ${full.seconds.toFixed(2)} s ` +
+        `(start-up ${startup.seconds.toFixed(2)} s): ${rates[name]!.toFixed(0)} handshakes/s`,
+    );
+  }
+  const vsBare = rates.certagent! / rates.bare!;
+  const vsNmap = rates.certagent! / rates.nmap!;
+  const checks: Check[] = [
+    {
+      name: 'handshakes/s, certagent vs bare loop',
+      value: `${vsBare.toFixed(2)}x`,
+      target: '>= 0.8x',
+      pass: vsBare >= 0.8,
+    },
+    {
+      name: 'handshakes/s, certagent vs nmap',
+      value: `${vsNmap.toFixed(2)}x`,
+      target: '>= 2x',
+      pass: vsNmap >= 2,
+    },
+  ];
+  return checks;
+}
+
+async function mixedSet(agent: string, tls: number[], silent: number[], closed: number[]) {
+  const ports = shuffle([...tls, ...silent, ...closed]);
+  log(`mixed set: ${tls.length} TLS, ${silent.length} silent, ${closed.length} closed ports`);
+  const run = await runCertagent(agent, request(ports));
+  log(`certagent  ${run.found} certificates in ${run.seconds.toFixed(2)} s`);
+  const nmap = await runNmap(request(ports));
+  log(`nmap       ${nmap.found} certificates in ${describeTime(nmap)}`);
+
+  const ratio = nmap.seconds / run.seconds;
+  const value = `${nmap.killed ? '> ' : ''}${ratio.toFixed(1)}x (nmap ${describeTime(nmap)}, certagent ${run.seconds.toFixed(1)} s)`;
+  const check: Check = {
+    name: 'mixed set, nmap time / certagent time',
+    value,
+    target: '>= 10x',
+    pass: ratio >= 10,
+  };
+  return check;
+}
+
+async function sweepMemory(agent: string, closedPort: number): Promise<Check> {
+  const sizes = ['127.1.0.0/18', '127.1.0.0/16'];
+  const peaks: number[] = [];
+  for (const target of sizes) {
+    const req = request([closedPort], { target, deadlineSeconds: 600 });
+    const run = await runCertagent(agent, req, 'discard');
+    peaks.push(run.peakRssMb ?? NaN);
+    log(
+      `sweep ${target} port ${closedPort}: ${run.seconds.toFixed(1)} s, peak RSS ${run.peakRssMb?.toFixed(1)} MB`,
+    );
+  }
+  const [small, large] = peaks as [number, number];
+  // Flat: four times the addresses may not cost more than a tenth more memory.
+  const pass = large < 150 && large <= small * 1.1;
+  const value = `${small.toFixed(0)} MB (/18) -> ${large.toFixed(0)} MB (/16)`;
+  return { name: 'peak RSS of a loopback sweep', value, target: '< 150 MB, flat (+10%)', pass };
+}
+
+function describeTime(run: RunResult): string {
+  return run.killed
+    ? `> ${run.seconds.toFixed(0)} s (killed at the deadline)`
+    : `${run.seconds.toFixed(1)} s`;
+}
+
+// Accept and never answer, like a firewall-less host whose service hangs.
+async function silentPeers(ports: number[]) {
+  const sockets = new Set<net.Socket>();
+  const servers = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<net.Server>((resolve) => {
+          const server = net.createServer((s) => sockets.add(s));
+          server.listen(port, HOST, () => resolve(server));
+        }),
+    ),
+  );
+  return {
+    ports,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+}
+
+// test/support/tools.ts has the same check but loads vitest, which only runs under vitest.
+function hasTool(name: string): boolean {
+  return execaSync('sh', ['-c', 'command -v "$1"', 'sh', name], { reject: false }).exitCode === 0;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+function report(checks: Check[]): number {
+  process.stdout.write('\ncertagent discovery benchmark (issue 2 targets)\n');
+  for (const c of checks) {
+    process.stdout.write(
+      `  ${c.pass ? 'PASS' : 'FAIL'}  ${c.name.padEnd(40)} ${c.value}  (target ${c.target})\n`,
+    );
+  }
+  return checks.every((c) => c.pass) ? 0 : 1;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+process.exitCode = await main();
