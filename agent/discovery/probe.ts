@@ -1,3 +1,4 @@
+import net from 'node:net';
 import tls from 'node:tls';
 import type { EndpointResult } from './endpoint.ts';
 import { peerChain } from './peer-chain.ts';
@@ -33,26 +34,22 @@ export function createDiscoveryContext(): tls.SecureContext {
 export function probeEndpoint(target: ProbeTarget, options: ProbeOptions): Promise<EndpointResult> {
   return new Promise((resolve) => {
     const where = formatEndpoint(target.address, target.port);
-    const socket = tls.connect({
-      host: target.address,
-      port: target.port,
-      servername: target.sni ?? undefined,
-      secureContext: options.secureContext,
-      rejectUnauthorized: false,
-    });
+    // TCP first, TLS only once connected: an OpenSSL session costs native memory that V8
+    // frees late, and most endpoints of a range sweep refuse or never answer.
+    const tcp = net.connect({ host: target.address, port: target.port });
+    let socket: tls.TLSSocket | undefined;
 
     let settled = false;
-    const finish = (
-      result: Omit<EndpointResult, 'host' | 'address' | 'port' | 'sni' | 'scannedAt'>,
-    ) => {
+    const finish = (result: ProbeOutcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
+      socket?.destroy();
+      tcp.destroy();
       resolve({ ...identity(target), ...result, scannedAt: new Date().toISOString() });
     };
-    const fail = (f: ProbeFailure) => finish(failedResult(socket, f));
+    const fail = (f: ProbeFailure) => finish(socket ? failedResult(socket, f) : noCertificate(f));
     const onAbort = () => fail(failure('timeout', where, 'scan cancelled'));
 
     const timer = setTimeout(
@@ -61,11 +58,26 @@ export function probeEndpoint(target: ProbeTarget, options: ProbeOptions): Promi
     );
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
-    socket.once('secureConnect', () => finish(handshakeResult(socket)));
-    socket.once('error', (err) => fail(classifyProbeError(err, where)));
-    socket.once('close', () =>
-      fail(failure('handshake', where, 'connection closed during the handshake')),
-    );
+    tcp.once('error', (err) => fail(classifyProbeError(err, where)));
+    tcp.once('connect', () => {
+      socket = startHandshake(tcp, target, options.secureContext);
+      socket.once('secureConnect', () => finish(handshakeResult(socket!)));
+      socket.once('error', (err) => fail(classifyProbeError(err, where)));
+      socket.once('close', () =>
+        fail(failure('handshake', where, 'connection closed during the handshake')),
+      );
+    });
+  });
+}
+
+type ProbeOutcome = Omit<EndpointResult, 'host' | 'address' | 'port' | 'sni' | 'scannedAt'>;
+
+function startHandshake(tcp: net.Socket, target: ProbeTarget, secureContext: tls.SecureContext) {
+  return tls.connect({
+    socket: tcp,
+    servername: target.sni ?? undefined,
+    secureContext,
+    rejectUnauthorized: false,
   });
 }
 
@@ -87,6 +99,10 @@ function handshakeResult(socket: tls.TLSSocket) {
 function failedResult(socket: tls.TLSSocket, f: ProbeFailure) {
   const chain = safePeerChain(socket);
   if (chain.length > 0) return { ...handshakeResult(socket), chain };
+  return noCertificate(f);
+}
+
+function noCertificate(f: ProbeFailure): ProbeOutcome {
   return { tlsVersion: null, cipher: null, chain: [], error: f };
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { UsageError } from '../cli/errors.ts';
@@ -82,6 +83,8 @@ function* jobsOf(targets: Iterable<Target>, ports: PortRange[]): Generator<Job> 
 
 async function* runScan(settings: Settings): AsyncGenerator<EndpointResult> {
   const context = createDiscoveryContext();
+  const stop = linkedAbort(settings.signal, settings.concurrency);
+  settings = { ...settings, signal: stop.signal };
   const resolver = new HostResolver(settings.timeoutMs);
   const jobs = settings.jobs();
   const ready: EndpointResult[] = [];
@@ -116,6 +119,16 @@ async function* runScan(settings: Settings): AsyncGenerator<EndpointResult> {
       yield result;
     }
   }
+}
+
+// Every probe in flight listens for the abort: give them a signal of our own, with room for
+// that many listeners, rather than raise the limit on the caller's.
+function linkedAbort(outer: AbortSignal | undefined, concurrency: number): AbortController {
+  const inner = new AbortController();
+  setMaxListeners(concurrency + 8, inner.signal);
+  if (outer?.aborted) inner.abort();
+  outer?.addEventListener('abort', () => inner.abort(), { once: true });
+  return inner;
 }
 
 async function probeJob(

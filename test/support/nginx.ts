@@ -46,6 +46,9 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
     stdio: 'ignore',
   });
   try {
+    // nginx writes its pid file only once every listen socket is bound; a port that is
+    // taken makes it retry for seconds while the others already accept connections.
+    await waitForPidFile(path.join(dir, 'nginx.pid'), child);
     await waitForListeners(listenAddresses(options.servers), child);
   } catch (err) {
     child.kill('SIGKILL');
@@ -118,6 +121,20 @@ export function listenAddresses(servers: string[]): Array<{ host: string; port: 
     }
   }
   return [...found.values()];
+}
+
+async function waitForPidFile(pidPath: string, child: ResultPromise): Promise<void> {
+  let exited = false;
+  void child.then(() => (exited = true));
+  for (let attempt = 0; ; attempt++) {
+    const pid = await fs.readFile(pidPath, 'utf8').catch(() => '');
+    if (pid.trim() === String(child.pid)) return;
+    if (exited || attempt > 400) {
+      const log = await fs.readFile(path.join(path.dirname(pidPath), 'error.log'), 'utf8').catch(() => '');
+      throw new Error(`nginx did not start (pid file ${pidPath} missing); its error.log says:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function waitForListeners(
