@@ -7,6 +7,8 @@ import { addRegisterCommand } from './commands/register.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addStatusCommand } from './commands/status.ts';
 import { addConfigCommand } from './commands/config.ts';
+import { addUpdateCommand } from './commands/update.ts';
+import { addCredstoreCommand } from './commands/credstore.ts';
 
 /**
  * Each command lives in its own file under commands/ and adds itself here. The order is
@@ -19,6 +21,8 @@ const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [
   addRunCommand,
   addStatusCommand,
   addConfigCommand,
+  addUpdateCommand,
+  addCredstoreCommand,
 ];
 
 /** Verbs that `certagent-config X` maps to `certagent config X`. */

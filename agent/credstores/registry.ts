@@ -84,7 +84,8 @@ export function openStore(name: string, deps: StoreDeps): CredentialStore {
   return openDefinition(getDefinition(deps.confDir, name), deps);
 }
 
-export function openDefinition(def: StoreDefinition, deps: StoreDeps): CredentialStore {
+export function openDefinition(def: StoreDefinition, allDeps: StoreDeps): CredentialStore {
+  const deps = def.settings.use_proxy ? allDeps : { ...allDeps, proxyDispatcher: undefined };
   switch (def.type) {
     case 'vault':
       return new VaultStore(def, deps);
