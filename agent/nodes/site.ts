@@ -24,6 +24,8 @@ export interface Site {
   chainPath?: string;
   /** Keystore-based sites (Tomcat JKS/PKCS12) name the store instead of PEM files. */
   keystore?: { path: string; type: string };
+  /** IIS: the site name and `IP:port:host` binding the certificate is bound to. */
+  binding?: { site: string; information: string };
   /** IIS: the machine store and thumbprint the binding uses. */
   store?: { name: string; thumbprint: string };
   /** SHA-256 of the leaf certificate's DER, lower-case hex; null when it could not be read. */
