@@ -25,7 +25,8 @@ import {
   type ProcessRunner,
 } from './msiexec.ts';
 import { proxyDispatcherFor } from './proxy-dispatcher.ts';
-import { embeddedReleaseKeys, embeddedSource } from './release-key.ts';
+import { embeddedReleaseKeys } from '../agent/trust/release-keys.ts';
+import { embeddedSource } from './release-key.ts';
 
 /** Everything the bootstrap touches outside itself, injectable for tests. */
 export interface BootstrapDeps {

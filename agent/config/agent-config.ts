@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OperationalError, UsageError } from '../cli/errors.ts';
 import { SecretBox } from './secret-box.ts';
+import { assertAutoUpdateAllowed } from '../updater/auto-update-setting.ts';
 
 /** Proxy settings; `password` is always stored sealed by SecretBox. */
 export interface ProxyConfig {
@@ -82,6 +83,8 @@ export const SETTABLE_KEYS: Record<string, SettableKey> = {
         throw new UsageError(`auto-update must be true or false, not "${value}"`);
       }
       config.autoUpdate = /^(true|on|1|yes)$/i.test(value);
+      // deb/rpm/image installs are updated by their package manager (agent/updater).
+      assertAutoUpdateAllowed(config.autoUpdate);
     },
   },
   'proxy.pac-url': {
