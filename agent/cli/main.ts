@@ -52,14 +52,19 @@ function inheritSettings(cmd: Command, ctx: CliContext): void {
   for (const sub of cmd.commands) inheritSettings(sub, ctx);
 }
 
+// `certagent-config [--base-dir D] show` is `certagent [--base-dir D] config show`.
+function asConfigVerb(argv: string[]): string[] {
+  const skip = argv[0] === '--base-dir' ? 2 : argv[0]?.startsWith('--base-dir=') ? 1 : 0;
+  if (!CONFIG_VERBS.has(argv[skip] ?? '')) return argv;
+  return [...argv.slice(0, skip), 'config', ...argv.slice(skip)];
+}
+
 /** Runs one command line; resolves to the process exit code (0, 1 or 2). */
 export async function main(
   argv: string[],
   options: { programName: string; io?: Pick<CliContext, 'stdout' | 'stderr'> },
 ): Promise<number> {
-  const args = options.programName === 'certagent-config' && CONFIG_VERBS.has(argv[0] ?? '')
-    ? ['config', ...argv]
-    : argv;
+  const args = options.programName === 'certagent-config' ? asConfigVerb(argv) : argv;
   let program: Command | undefined;
   const ctx = createContext(
     options.programName,

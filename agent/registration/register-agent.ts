@@ -32,7 +32,10 @@ export async function registerAgent(files: AgentFiles, options: RegisterOptions,
 
   const config = loadAgentConfig(files.config);
   const ca = serverTrust(files, options.caFile);
-  const client = new ManagerClient(server, createManagerDispatcher(config, { ca }));
+  const client = new ManagerClient(
+    server,
+    createManagerDispatcher(config, { ca }, files.secretKey, log),
+  );
   const pending = await createPendingIdentity(os.hostname());
   log.info({ server }, 'registering with the management server');
 

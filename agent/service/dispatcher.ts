@@ -1,5 +1,9 @@
+import type { Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
-import type { AgentConfig } from '../config/agent-config.ts';
+import { revealProxyPassword, type AgentConfig } from '../config/agent-config.ts';
+import { SecretBox } from '../config/secret-box.ts';
+import { createProxyDispatcher } from '../proxy/dispatcher.ts';
+import { usesProxy } from '../proxy/proxy-config.ts';
 
 /** TLS settings of the connection to the manager (trust, and the client identity once registered). */
 export interface ManagerTls {
@@ -9,17 +13,25 @@ export interface ManagerTls {
 }
 
 /**
- * The one place where the agent's outbound HTTPS dispatcher is built. Every call to the
- * manager goes through it, so the proxy (PAC, host/port, NTLM) is wired here.
- *
- * TODO: when agent/proxy/ lands, return `createProxyDispatcher(config, tls)` when
- * `config.proxy` has a PAC URL or host; until then connections go direct and proxy
- * settings are stored but not applied.
+ * The one place where the agent's outbound HTTPS dispatcher towards the manager is
+ * built: through the configured proxy (PAC, host/port, basic or NTLM) when there is one,
+ * direct otherwise. The proxy password is unsealed here, in memory only.
  */
-export function createManagerDispatcher(config: AgentConfig, tls: ManagerTls): Dispatcher {
-  void config;
+export function createManagerDispatcher(
+  config: AgentConfig,
+  tls: ManagerTls,
+  secretKeyFile: string,
+  logger?: Logger,
+): Dispatcher {
+  const tlsOptions = { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true };
+  if (usesProxy(config.proxy)) {
+    const password = config.proxy.password
+      ? revealProxyPassword(config, SecretBox.open(secretKeyFile))
+      : undefined;
+    return createProxyDispatcher({ ...config.proxy, password }, tlsOptions, { logger });
+  }
   return new Agent({
-    connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true },
+    connect: tlsOptions,
     connectTimeout: 15_000,
     headersTimeout: 60_000,
     bodyTimeout: 60_000,

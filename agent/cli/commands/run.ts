@@ -31,7 +31,10 @@ export function addRunCommand(program: Command, ctx: CliContext): void {
 
       const log = createLogger({ logDir: paths.logs, name: 'agent' });
       const tls = { ca: serverTrust(files), cert: identity.cert, key: identity.key };
-      const client = new ManagerClient(config.server, createManagerDispatcher(config, tls));
+      const client = new ManagerClient(
+        config.server,
+        createManagerDispatcher(config, tls, files.secretKey, log),
+      );
       const service = new AgentService(client, files, config, log);
       const control = new ControlServer(files.controlSocket, log);
       service.attachControl(control);
