@@ -1,0 +1,46 @@
+# Service control for the .rpm and the .bin (the .deb uses invoke-rc.d and
+# deb-systemd-helper, as Debian policy asks). systemd where it runs, else SysVinit.
+
+certagent_has_systemd() {
+	[ -d /run/systemd/system ]
+}
+
+# Remembers whether the service ran before an upgrade, so it comes back only if it did.
+certagent_note_running() {
+	rm -f "$CERTAGENT_BASE/.restart-after-upgrade"
+	if certagent_has_systemd; then
+		systemctl is-active --quiet certagent.service 2>/dev/null || return 0
+	elif [ -x /etc/init.d/certagent ]; then
+		/etc/init.d/certagent status >/dev/null 2>&1 || return 0
+	else
+		return 0
+	fi
+	touch "$CERTAGENT_BASE/.restart-after-upgrade"
+}
+
+certagent_service_stop() {
+	if certagent_has_systemd; then
+		systemctl stop certagent.service >/dev/null 2>&1 || true
+	elif [ -x /etc/init.d/certagent ]; then
+		/etc/init.d/certagent stop >/dev/null 2>&1 || true
+	fi
+}
+
+certagent_service_start() {
+	if certagent_has_systemd; then
+		systemctl start certagent.service
+	elif [ -x /etc/init.d/certagent ]; then
+		/etc/init.d/certagent start
+	else
+		echo "certagent: no systemd and no /etc/init.d/certagent; start '$CERTAGENT_PROGRAM run' yourself" >&2
+		return 1
+	fi
+}
+
+# After an upgrade: start again only a service that was running (a configured agent).
+certagent_restart_if_it_ran() {
+	if [ -e "$CERTAGENT_BASE/.restart-after-upgrade" ]; then
+		rm -f "$CERTAGENT_BASE/.restart-after-upgrade"
+		certagent_service_start || true
+	fi
+}
