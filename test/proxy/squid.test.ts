@@ -153,6 +153,26 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     await expect(get(config, '/denied')).rejects.toThrow(message);
   });
 
+  it('tunnels plain http:// origins too (stores inside the network often speak HTTP)', async () => {
+    const plain = http.createServer((req, res) => res.end(`plain ${req.url}`));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const port = (plain.address() as AddressInfo).port;
+    const config = { host: '127.0.0.1', port: basic.port, user: 'agent', password: BASIC_PASSWORD };
+    const dispatcher = createProxyDispatcher(config, {}, { logger });
+    try {
+      const res = await request(`http://127.0.0.1:${port}/p`, { dispatcher });
+      expect(`${res.statusCode} ${await res.body.text()}`).toBe('200 plain /p');
+    } finally {
+      await dispatcher.close();
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+    }
+    // squid writes a tunnel's log line when the tunnel closes.
+    await expect
+      .poll(() => basic.accessLog())
+      .toMatch(new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${port} agent`));
+  });
+
   it('reports an unreachable proxy', async () => {
     const connector = new ProxyConnector({ host: '127.0.0.1', port: 1 });
     await expect(connector.openSocket({ host: '127.0.0.1', port: originPort })).rejects.toThrow(
