@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ociPackager, imageArchiveName } from '../../packaging/oci/oci-packager.ts';
+import { ociPackager, imageArchiveName } from '../../packaging/oci/packager.ts';
 import { IMAGE_LAYOUT } from '../../packaging/oci/image-config.ts';
 import type { BuildContext } from '../../packaging/packager.ts';
 import { readProductMetadata } from '../../packaging/metadata.ts';

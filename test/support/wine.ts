@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+
+/** A throwaway Wine prefix (Windows 10, 64-bit) under /tmp, for one test file. */
+export interface WinePrefix {
+  dir: string;
+  env: Record<string, string>;
+  /** C:\ of the prefix, on the Linux side. */
+  driveC: string;
+  /** Runs `wine ARGS` in the prefix; output goes to files, never to a pipe Node could crash on. */
+  wine(args: string[]): Promise<{ exitCode: number; output: string }>;
+  /**
+   * `msiexec ARGS` run through cmd.exe, which writes %errorlevel% to a file: the full
+   * Windows exit code (1603, 3010), not the 8 bits Linux sees.
+   */
+  msiexec(args: string[]): Promise<number>;
+  /** Values of a registry key as name -> data (`reg query`), or null when the key is absent. */
+  regQuery(key: string): Promise<Record<string, string> | null>;
+  dispose(): Promise<void>;
+}
+
+/** The Windows path (Z:\...) of a Linux path, as Wine maps the root filesystem. */
+export function windowsPath(linuxPath: string): string {
+  return `Z:${path.resolve(linuxPath).replace(/\//g, '\\')}`;
+}
+
+/**
+ * Creates the prefix: `wineboot -i`, then Windows 10 (node.exe 22 refuses older). mscoree
+ * and mshtml are disabled so Wine never tries to download Mono or Gecko.
+ */
+export async function createWinePrefix(): Promise<WinePrefix> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-wine-'));
+  const env = {
+    WINEPREFIX: dir,
+    WINEDEBUG: '-all',
+    WINEDLLOVERRIDES: 'mscoree,mshtml=',
+    HOME: process.env.HOME ?? '/root',
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    DISPLAY: '',
+  };
+  const scratch = path.join(dir, 'scratch');
+  fs.mkdirSync(scratch);
+  let counter = 0;
+
+  async function wine(args: string[]) {
+    const out = path.join(scratch, `out-${++counter}.txt`);
+    const r = await execa('wine', args, {
+      env,
+      extendEnv: false,
+      stdin: 'ignore' as const,
+      stdout: { file: out },
+      stderr: { file: `${out}.err` },
+      reject: false,
+    });
+    const err = fs.readFileSync(`${out}.err`, 'utf8');
+    return { exitCode: r.exitCode ?? -1, output: fs.readFileSync(out, 'utf8') + err };
+  }
+
+  await wine(['wineboot', '-i']);
+  await wine(['winecfg', '/v', 'win10']);
+
+  return {
+    dir,
+    env,
+    driveC: path.join(dir, 'drive_c'),
+    wine,
+    async msiexec(args) {
+      const rcFile = path.join(scratch, `msiexec-${++counter}.rc`);
+      const line = `msiexec ${args.join(' ')} & echo %errorlevel% > ${windowsPath(rcFile)}`;
+      await wine(['cmd', '/c', line]);
+      const rc = fs.existsSync(rcFile) ? fs.readFileSync(rcFile, 'utf8').trim() : '';
+      if (!/^\d+$/.test(rc)) throw new Error(`msiexec ${args[0]} left no exit code in ${rcFile}`);
+      return Number(rc);
+    },
+    async regQuery(key) {
+      const r = await wine(['reg', 'query', key]);
+      if (r.exitCode !== 0) return null;
+      return parseRegQuery(r.output);
+    },
+    async dispose() {
+      await execa('wineserver', ['-k'], { env, extendEnv: false, reject: false });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Parses `reg query` output lines `    Name    REG_SZ    Data` into name -> data. */
+export function parseRegQuery(output: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of output.split(/\r?\n/)) {
+    const m = /^\s{2,}(.*?)\s+(REG_[A-Z_]+)\s*(.*)$/.exec(line);
+    if (m) values[m[1] === '(Default)' ? '' : m[1]] = m[3].trim();
+  }
+  return values;
+}
