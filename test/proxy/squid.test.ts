@@ -11,6 +11,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createProxyDispatcher } from '../../agent/proxy/dispatcher.ts';
 import type { ProxyConfig } from '../../agent/proxy/proxy-config.ts';
 import { ProxyConnector } from '../../agent/proxy/tunnel.ts';
+import { openDefinition } from '../../agent/credstores/registry.ts';
+import { startFakeVault } from '../fakes/vault/server.ts';
 import { createTestPki, type TestPki } from '../fakes/cyberark/pki.ts';
 import { startSquid, type Squid } from '../support/squid.ts';
 import { describeWithTools } from '../support/tools.ts';
@@ -171,6 +173,36 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     await expect
       .poll(() => basic.accessLog())
       .toMatch(new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${port} agent`));
+  });
+
+  it('reaches a credential store through the proxy when the store says use_proxy', async () => {
+    const vault = await startFakeVault();
+    vault.mounts.set('secret', {
+      version: 2,
+      secrets: new Map([['web', { username: 'u', password: 'p' }]]),
+    });
+    vault.addToken('hvs.via-proxy', { ttl: 0 });
+    const proxy = { host: '127.0.0.1', port: basic.port, user: 'agent', password: BASIC_PASSWORD };
+    const deps = {
+      confDir: dir,
+      logger,
+      proxyDispatcher: (tls: object) => createProxyDispatcher(proxy, tls, { logger }),
+    };
+    const settings = { address: vault.url, use_proxy: true };
+    const store = openDefinition(
+      { name: 'v', type: 'vault', settings, secrets: { token: 'hvs.via-proxy' } },
+      deps,
+    );
+    try {
+      expect((await store.getCredential('web')).username).toBe('u');
+    } finally {
+      await store.close();
+      await vault.close();
+    }
+    const vaultPort = new URL(vault.url).port;
+    await expect
+      .poll(() => basic.accessLog())
+      .toMatch(new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${vaultPort} agent`));
   });
 
   it('reports an unreachable proxy', async () => {
