@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { loadAgentConfig } from '../../config/agent-config.ts';
 import { agentFiles } from '../../config/agent-files.ts';
+import { attachCredstoreHandlers } from '../../credstores/control-handlers.ts';
+import { storeDepsFor } from '../../credstores/store-deps.ts';
 import { ControlServer } from '../../control/control-server.ts';
 import { createLogger } from '../../logging/logger.ts';
 import { loadIdentity } from '../../registration/agent-identity.ts';
@@ -38,6 +40,8 @@ export function addRunCommand(program: Command, ctx: CliContext): void {
       const service = new AgentService(client, files, config, log);
       const control = new ControlServer(files.controlSocket, log);
       service.attachControl(control);
+      // `credstore list` and friends work against the running service.
+      attachCredstoreHandlers(control, () => storeDepsFor(paths.conf, log));
       await control.listen();
 
       const stop = new AbortController();
