@@ -5,7 +5,7 @@ import type { DiscoveredEndpoint, DiscoveryPayload } from './tasks.ts';
 export class ProtocolError extends Error {
   constructor(
     message: string,
-    readonly field: string,
+    readonly field = '',
   ) {
     super(message);
     this.name = 'ProtocolError';

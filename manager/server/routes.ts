@@ -108,13 +108,15 @@ function results(ctx: RouteContext, agent: AgentRow, body: unknown): ResultAck {
     // A resend after a lost acknowledgement: already stored, just acknowledge again.
     if (ctx.db.prepare('SELECT 1 FROM result_batches WHERE batch_id = ?').get(batch.batchId))
       return;
-    const stored = validated(() => kind.storeItems(ctx.db, agent.id, batch.items));
+    const resultCtx = { taskId: task.id, ca: ctx.ca };
+    const stored = validated(() => kind.storeItems(ctx.db, agent.id, batch.items, resultCtx));
     ctx.db
       .prepare(
         'INSERT INTO result_batches(batch_id, task_id, items, received_at) VALUES (?, ?, ?, ?)',
       )
       .run(batch.batchId, task.id, stored, new Date().toISOString());
-    if (batch.final) finishTask(ctx.db, task.id, kind.summarise(ctx.db, task.id), batch.error);
+    if (batch.final)
+      finishTask(ctx.db, task.id, kind.summarise(ctx.db, task.id, resultCtx), batch.error);
   })();
   ctx.log.info(
     { agent: agent.name, taskId: task.id, items: batch.items.length, final: batch.final },

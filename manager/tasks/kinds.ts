@@ -1,4 +1,12 @@
+import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { Db } from '../store/database.ts';
+
+/** What a kind may need beyond the database while it stores results. */
+export interface TaskResultContext {
+  taskId: string;
+  /** The manager's CA, e.g. for a kind that signs certificates and queues a follow-up task. */
+  ca: CertificateAuthority;
+}
 
 /**
  * What the manager knows about one task kind. To add a kind (node discovery,
@@ -15,9 +23,9 @@ export interface TaskKind {
    * Stores one batch of result items, inside the batch's transaction. Returns how many
    * were stored; throws ProtocolError for an item that does not match the kind's shape.
    */
-  storeItems(db: Db, agentId: string, items: unknown[]): number;
+  storeItems(db: Db, agentId: string, items: unknown[], ctx: TaskResultContext): number;
   /** The task's summary once its final batch arrived (kept in tasks.result). */
-  summarise(db: Db, taskId: string): unknown;
+  summarise(db: Db, taskId: string, ctx: TaskResultContext): unknown;
 }
 
 const registry = new Map<string, TaskKind>();
