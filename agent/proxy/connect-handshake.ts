@@ -26,7 +26,21 @@ export async function requestTunnel(
 
   const auth = scheme === 'basic' ? `Basic ${basicToken(config)}` : undefined;
   const res = await sendConnect(socket, target, auth, proxy, timeoutMs);
-  if (res.status !== 200) throw refused(res, config, target, proxy);
+  if (res.status === 200) return;
+
+  // A proxy that only speaks NTLM (common with Windows domains) gets NTLM even when no
+  // domain was configured: the user's own domain is then implied by the proxy.
+  if (scheme === 'basic' && offersOnlyNtlm(res) && !socket.destroyed) {
+    return ntlmTunnel(socket, config, target, proxy, timeoutMs);
+  }
+  throw refused(res, config, target, proxy);
+}
+
+function offersOnlyNtlm(res: ProxyResponse): boolean {
+  const schemes = (res.headers.get('proxy-authenticate') ?? []).map((h) =>
+    h.split(' ')[0]!.toUpperCase(),
+  );
+  return res.status === 407 && schemes.includes('NTLM') && !schemes.includes('BASIC');
 }
 
 async function ntlmTunnel(

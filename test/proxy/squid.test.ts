@@ -125,6 +125,11 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
       );
   });
 
+  it('switches to NTLM when the proxy offers nothing else, even without a domain', async () => {
+    const config = { host: '127.0.0.1', port: ntlm.port, user: 'agent', password: NTLM_PASSWORD };
+    expect(await get(config, '/ntlm-no-domain')).toBe('200 hello /ntlm-no-domain');
+  });
+
   it('follows a PAC file served on loopback, skipping a dead proxy', async () => {
     const before = basic.accessLog().split('\n').length;
     const config = { pacUrl: `${pacBase}/basic.pac`, user: 'agent', password: BASIC_PASSWORD };
