@@ -16,6 +16,9 @@ import { describeWithTools } from '../support/tools.ts';
 import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
 
 const EPOCH = 1_767_225_600;
+const NODE_VERSION = JSON.parse(
+  fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8'),
+).certagent.nodeRuntimeVersion as string;
 const CACHE = path.join(os.tmpdir(), 'certagent-test-runtime-cache');
 const INSTALL_KEY = 'HKLM\\SOFTWARE\\certagent\\Install';
 const SERVICE_KEY = 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\certagent';
@@ -46,10 +49,30 @@ function buildContext(name: string, meta: Partial<ProductMetadata> = {}): BuildC
   };
 }
 
-async function build(name: string, meta: Partial<ProductMetadata> = {}): Promise<string> {
-  const [artifact] = await msiPackager.build(buildContext(name, meta));
-  return artifact.path;
+const builds = new Map<string, Promise<string>>();
+
+/** Builds the MSI once per name for the whole file (each build packs an 80 MB node.exe). */
+function build(name: string, meta: Partial<ProductMetadata> = {}): Promise<string> {
+  if (!builds.has(name)) {
+    builds.set(
+      name,
+      msiPackager.build(buildContext(name, meta)).then(([a]) => a.path),
+    );
+  }
+  return builds.get(name)!;
 }
+
+async function prepareInputs(): Promise<void> {
+  if (tmp) return;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-msi-'));
+  authenticode = await loadOrCreateDevAuthenticode(path.join(CACHE, 'authenticode-dev'));
+  // The pinned win-x64 Node runtime stands in for the agent executable: same size and kind.
+  agentExe = await nodeRuntime('win-x64', NODE_VERSION, CACHE);
+}
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 /** Rows of one MSI table as objects keyed by column name (`msiinfo export`). */
 async function table(msi: string, name: string): Promise<Array<Record<string, string>>> {
@@ -88,14 +111,8 @@ describeWithTools('MSI (wixl): tables, signature, reproducibility', TOOLS, () =>
   let msi: string;
 
   beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-msi-'));
-    authenticode = await loadOrCreateDevAuthenticode(path.join(CACHE, 'authenticode-dev'));
-    agentExe = await nodeRuntime('win-x64', readProductMetadata().version && '22.23.3', CACHE);
+    await prepareInputs();
     msi = await build('a');
-  });
-
-  afterAll(() => {
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('hides the token and the proxy password from installer logs (MsiHiddenProperties)', async () => {
@@ -167,3 +184,112 @@ describeWithTools('MSI (wixl): tables, signature, reproducibility', TOOLS, () =>
     expect(await property(next, 'UpgradeCode')).toBe(await property(msi, 'UpgradeCode'));
   });
 });
+
+describeWithTools(
+  'MSI under Wine: msiexec /i, upgrade, /x',
+  [...TOOLS, 'wine', 'wineserver'],
+  () => {
+    let wine: WinePrefix;
+    let v1: string;
+    let v2: string;
+    const log = () => windowsPath(path.join(tmp, `msiexec-${Date.now()}.log`));
+    const programFiles = () => path.join(wine.driveC, 'Program Files/certagent');
+
+    beforeAll(async () => {
+      await prepareInputs();
+      [wine, v1, v2] = await Promise.all([
+        createWinePrefix(),
+        build('a'),
+        build('c', { version: '0.1.1' }),
+      ]);
+    });
+
+    afterAll(async () => {
+      await wine?.dispose();
+    });
+
+    async function arpEntry(msi: string) {
+      return wine.regQuery(`${UNINSTALL_KEY}\\${await property(msi, 'ProductCode')}`);
+    }
+
+    it('fails a silent install without PROPERTY_TOKEN and installs nothing', async () => {
+      expect(await wine.msiexec(['/i', windowsPath(v1), '/qn', '/l*v', log()])).toBe(1603);
+      expect(fs.existsSync(programFiles())).toBe(false);
+      expect(await wine.regQuery(SERVICE_KEY)).toBeNull();
+    });
+
+    it('installs silently with the properties: files, registry, service, ARP entry', async () => {
+      const props = [
+        'PROPERTY_TOKEN=tok-123',
+        'PROPERTY_USE_PROXY=1',
+        'PROPERTY_PROXY_HOST=proxy.example.test',
+        'PROPERTY_PROXY_PORT=3128',
+        'PROPERTY_PROXY_USER=alice',
+        'PROPERTY_PROXY_PASSWORD=s3cret',
+        'PROPERTY_AUTOUPDATE=',
+      ];
+      expect(await wine.msiexec(['/i', windowsPath(v1), '/qn', ...props, '/l*v', log()])).toBe(0);
+
+      for (const f of ['certagent.exe', 'certagent-service.exe', 'certagent-config.cmd']) {
+        expect(fs.existsSync(path.join(programFiles(), f))).toBe(true);
+      }
+      expect(sha256(path.join(programFiles(), 'certagent.exe'))).toBe(sha256(agentExe));
+      for (const d of ['conf', 'logs']) {
+        expect(fs.statSync(path.join(wine.driveC, 'ProgramData/certagent', d)).isDirectory()).toBe(
+          true,
+        );
+      }
+
+      expect(await wine.regQuery(INSTALL_KEY)).toMatchObject({
+        Token: 'tok-123',
+        UseProxy: '1',
+        ProxyHost: 'proxy.example.test',
+        ProxyPort: '3128',
+        ProxyUser: 'alice',
+        ProxyPassword: 's3cret',
+        AutoUpdate: '',
+      });
+
+      const service = await wine.regQuery(SERVICE_KEY);
+      expect(service).toMatchObject({ Start: '0x2', ObjectName: 'LocalSystem' });
+      expect(service?.ImagePath).toBe('C:\\Program Files\\certagent\\certagent-service.exe');
+      const state = await wine.wine(['sc', 'query', 'certagent']);
+      expect(state.output).toMatch(/RUNNING/);
+
+      const arp = await arpEntry(v1);
+      expect(arp).toMatchObject({
+        DisplayName: 'certagent',
+        DisplayVersion: '0.1.0',
+        NoModify: '0x1',
+      });
+      expect(arp?.URLInfoAbout).toBe(readProductMetadata().homepage);
+    });
+
+    it('upgrades without properties: keeps the agent configuration, replaces the ARP entry', async () => {
+      // What the agent wrote on its first start; the upgrade must leave it alone.
+      const conf = path.join(wine.driveC, 'ProgramData/certagent/conf/agent.json');
+      fs.writeFileSync(conf, '{"server":"https://manager.example.test"}');
+
+      expect(await wine.msiexec(['/i', windowsPath(v2), '/qn', '/l*v', log()])).toBe(0);
+      expect(fs.readFileSync(conf, 'utf8')).toBe('{"server":"https://manager.example.test"}');
+      expect(await arpEntry(v1)).toBeNull();
+      expect(await arpEntry(v2)).toMatchObject({ DisplayVersion: '0.1.1' });
+
+      // Nothing given: no token, and auto-update says "not given" so the agent keeps its own.
+      const handed = await wine.regQuery(INSTALL_KEY);
+      expect(handed?.Token ?? '').toBe('');
+      expect(handed?.AutoUpdate).toBe(AUTOUPDATE_NOT_GIVEN);
+      expect(await wine.regQuery(SERVICE_KEY)).not.toBeNull();
+    });
+
+    it('uninstalls with /x: service, program files and ARP entry gone, configuration kept', async () => {
+      expect(await wine.msiexec(['/x', windowsPath(v2), '/qn', '/l*v', log()])).toBe(0);
+      expect(await wine.regQuery(SERVICE_KEY)).toBeNull();
+      expect(await arpEntry(v2)).toBeNull();
+      expect(fs.existsSync(path.join(programFiles(), 'certagent.exe'))).toBe(false);
+      expect(fs.existsSync(path.join(wine.driveC, 'ProgramData/certagent/conf/agent.json'))).toBe(
+        true,
+      );
+    });
+  },
+);
