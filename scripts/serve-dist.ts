@@ -4,11 +4,12 @@
  *
  *   npm run serve:dist -- [--dir DIR] [--port N] [--host 127.0.0.1]
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { exitCodeOf, UsageError } from '../agent/cli/errors.ts';
+import { exitCodeOf, OperationalError, UsageError } from '../agent/cli/errors.ts';
 import { serveStatic } from '../repo-publish/site/static-server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,8 +48,15 @@ async function cli(argv: string[]): Promise<void> {
     );
   }
 
-  const server = await serveStatic(path.resolve(values.dir), values.host, port);
-  process.stdout.write(`serving ${path.resolve(values.dir)} at ${server.url}/ (Ctrl-C stops)\n`);
+  const dir = path.resolve(values.dir);
+  if (!fs.existsSync(dir)) {
+    throw new OperationalError(
+      `${dir} does not exist: run \`npm run publish\` first or pass --dir.`,
+      'serve_dir',
+    );
+  }
+  const server = await serveStatic(dir, values.host, port);
+  process.stdout.write(`serving ${dir} at ${server.url}/ (Ctrl-C stops)\n`);
   process.once('SIGINT', () => void server.close().then(() => process.exit(0)));
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }

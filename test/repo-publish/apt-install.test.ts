@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 
 import { signCleartext, signDetached, type ReleaseKeys } from '../../repo-publish/keys/index.ts';
 import type { StaticServer } from '../../repo-publish/site/static-server.ts';
+import { ensureArtifacts } from '../support/release-artifacts.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { ensureBookwormChroot, inChroot } from './support/debian-chroot.ts';
 import { copySite, makeDist, makeKeys, publish, realPath, serve } from './support/site-fixture.ts';
@@ -61,9 +62,11 @@ describeWithTools('apt installs from the published site (bookworm chroot)', TOOL
     );
   }
 
-  const apt = (...args: string[]) => inChroot(root, ['apt-get', '-q', ...args]);
+  // No pty in the chroot: without Use-Pty=0 dpkg logs an error line for the missing /dev/pts.
+  const apt = (...args: string[]) =>
+    inChroot(root, ['apt-get', '-q', '-o', 'Dpkg::Use-Pty=0', ...args]);
 
-  it('installs the newest version with a signed-by keyring, and the agent runs', async () => {
+  it('installs the newest version with a signed-by keyring, and the installed program runs', async () => {
     await configureApt(site);
     const update = await apt('update');
     expect(update.all).not.toMatch(/^(W|E):/m);
@@ -152,6 +155,38 @@ describeWithTools('apt installs from the published site (bookworm chroot)', TOOL
       expect(update.exitCode).toBe(0);
     }
   });
+
+  // The real release .deb (built once per source state by the release toolchain).
+  it('installs the real release .deb from the signed repository, intact', async () => {
+    const built = await ensureArtifacts(['deb']);
+    const dist = fs.mkdtempSync(path.join(work, 'real-dist-'));
+    for (const deb of built.files.deb!) fs.copyFileSync(deb, path.join(dist, path.basename(deb)));
+    const version = (await execa('dpkg-deb', ['-f', built.files.deb![0]!, 'Version'])).stdout;
+
+    const real = path.join(work, 'real-site');
+    await publish(dist, real, keys, { codenames: ['bookworm'] });
+    await configureApt(real);
+    expect((await apt('update')).exitCode).toBe(0);
+    const install = await apt('install', '-y', 'certagent');
+    expect(install.all).not.toMatch(/^E:/m);
+    expect(install.exitCode).toBe(0);
+
+    const status = await inChroot(root, [
+      'dpkg-query',
+      '-W',
+      '-f',
+      '${Status} ${Version}',
+      'certagent',
+    ]);
+    expect(status.stdout).toBe(`install ok installed ${version}`);
+    // dpkg's own check of every installed file against the package's md5sums.
+    const verify = await inChroot(root, ['dpkg', '--verify', 'certagent']);
+    expect(verify.all).toBe('');
+    expect(verify.exitCode).toBe(0);
+    // Missing: running `certagent version` here. The release SEA currently exits at load
+    // with createRequire(undefined) (openpgp's import.meta.url in the CJS bundle of
+    // packaging/sea); the assertion belongs here once that bundle sets import.meta.url.
+  }, 1_500_000);
 
   /** Writes a forged Packages in all three forms, also under by-hash, as an attacker would. */
   async function rewriteIndexes(dir: string, text: string): Promise<void> {
