@@ -97,12 +97,10 @@ function results(ctx: RouteContext, agent: AgentRow, body: unknown): ResultAck {
     throw new HttpError(404, 'unknown-task', `task ${batch.taskId} does not exist for this agent`);
   }
   const kind = taskKind(task.kind);
-  if (!kind)
-    throw new HttpError(
-      500,
-      'unknown-kind',
-      `task kind ${task.kind} is not registered on this manager`,
-    );
+  if (!kind) {
+    // 422: the agent sets such a batch aside instead of resending it forever.
+    throw new HttpError(422, 'unknown-kind', `task kind ${task.kind} is not registered here`);
+  }
 
   ctx.db.transaction(() => {
     // A resend after a lost acknowledgement: already stored, just acknowledge again.

@@ -169,7 +169,7 @@ describeWithTools('agent and manager end to end', ['nginx', 'openssl'], () => {
     agent = startAgent(baseDir);
     await waitFor('agent Connected', async () => {
       const res = await managerCli(['agents', 'list', '--data', manager.dataDir]);
-      return /e2e-agent\s+\S+\s+Connected\s+0\.\d+\.\d+/.test(res.stdout);
+      return /e2e-agent\s+\S+\s+Connected\s+\d+\.\d+\.\d+/.test(res.stdout);
     });
     const status = await agentCli(baseDir, ['status', '--json']);
     expect(status.exitCode, status.stderr).toBe(0);
