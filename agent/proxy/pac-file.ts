@@ -2,7 +2,7 @@ import dns from 'node:dns/promises';
 import os from 'node:os';
 import { request } from 'undici';
 import { OperationalError } from '../cli/errors.ts';
-import { compilePac, type PacFunction } from './pac-sandbox.ts';
+import { PacSandbox } from './pac-sandbox.ts';
 import { parsePacAnswer, type ProxyRoute } from './proxy-route.ts';
 
 const MAX_PAC_BYTES = 1024 * 1024;
@@ -16,7 +16,7 @@ const PAC_TTL_MS = 10 * 60_000;
  * and answers the ordered routes for each target URL.
  */
 export class PacFile {
-  private compiled?: { fn: PacFunction; at: number };
+  private compiled?: { sandbox: PacSandbox; at: number };
 
   constructor(
     readonly url: string,
@@ -24,18 +24,28 @@ export class PacFile {
   ) {}
 
   async routesFor(target: URL): Promise<ProxyRoute[]> {
-    const fn = await this.load();
+    const sandbox = await this.load();
     const host = target.hostname.replace(/^\[|\]$/g, '');
     const answers = await resolveForPac(host);
-    return parsePacAnswer(fn(target.href, host, answers), this.url);
+    return parsePacAnswer(await sandbox.evaluate(target.href, host, answers), this.url);
   }
 
-  private async load(): Promise<PacFunction> {
-    if (this.compiled && this.now() - this.compiled.at < PAC_TTL_MS) return this.compiled.fn;
+  /** Stops the PAC worker; the next lookup downloads and compiles the file again. */
+  async close(): Promise<void> {
+    const compiled = this.compiled;
+    this.compiled = undefined;
+    await compiled?.sandbox.close();
+  }
+
+  // A sandbox that died (endless loop, memory) is dropped, so the next call starts afresh.
+  private async load(): Promise<PacSandbox> {
+    const fresh = this.compiled && this.now() - this.compiled.at < PAC_TTL_MS;
+    if (fresh && this.compiled!.sandbox.alive) return this.compiled!.sandbox;
+    await this.close();
     const source = await fetchPac(this.url);
-    const fn = compilePac(source, this.url, localAddress());
-    this.compiled = { fn, at: this.now() };
-    return fn;
+    const sandbox = await PacSandbox.compile(source, this.url, localAddress());
+    this.compiled = { sandbox, at: this.now() };
+    return sandbox;
   }
 }
 

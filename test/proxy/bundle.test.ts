@@ -18,11 +18,14 @@ it('bundles into a single file that evaluates PAC files and builds NTLM messages
   fs.writeFileSync(
     entry,
     [
-      `import { compilePac } from ${JSON.stringify(path.join(root, 'pac-sandbox.ts'))};`,
+      `import { PacSandbox } from ${JSON.stringify(path.join(root, 'pac-sandbox.ts'))};`,
       `import { ntlmNegotiate } from ${JSON.stringify(path.join(root, 'ntlm-auth.ts'))};`,
       `import { createProxyDispatcher } from ${JSON.stringify(path.join(root, 'dispatcher.ts'))};`,
-      'const pac = compilePac("function FindProxyForURL(u, h) { return dnsDomainIs(h, \\".test\\") ? \\"PROXY p:1\\" : \\"DIRECT\\"; }", "x.pac", "10.0.0.1");',
-      'console.log(pac("https://a.test/", "a.test", {}), ntlmNegotiate("CORP").slice(0, 9), typeof createProxyDispatcher({}).dispatch);',
+      'void (async () => {',
+      'const pac = await PacSandbox.compile("function FindProxyForURL(u, h) { return dnsDomainIs(h, \\".test\\") ? \\"PROXY p:1\\" : \\"DIRECT\\"; }", "x.pac", "10.0.0.1");',
+      'console.log(await pac.evaluate("https://a.test/", "a.test", {}), ntlmNegotiate("CORP").slice(0, 9), typeof createProxyDispatcher({}).dispatch);',
+      'await pac.close();',
+      '})();',
     ].join('\n'),
   );
   const outfile = path.join(dir, 'bundle.cjs');

@@ -2,15 +2,22 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PacFile } from '../../agent/proxy/pac-file.ts';
-import { compilePac } from '../../agent/proxy/pac-sandbox.ts';
+import { PacSandbox } from '../../agent/proxy/pac-sandbox.ts';
 import { parsePacAnswer } from '../../agent/proxy/proxy-route.ts';
 
-const evaluate = (
+const sandboxes: PacSandbox[] = [];
+afterAll(() => Promise.all(sandboxes.map((s) => s.close())));
+
+async function evaluate(
   source: string,
   url = 'https://a.example.test/x',
   host = 'a.example.test',
   dns = {},
-) => compilePac(source, 'test.pac', '10.1.2.3')(url, host, dns);
+): Promise<string> {
+  const sandbox = await PacSandbox.compile(source, 'test.pac', '10.1.2.3');
+  sandboxes.push(sandbox);
+  return sandbox.evaluate(url, host, dns);
+}
 
 describe('PAC sandbox', () => {
   it.each([
@@ -50,11 +57,11 @@ describe('PAC sandbox', () => {
       'a.example.test',
       'PROXY 10.1.2.3:8080',
     ],
-  ])('supports %s', (_t, body, host, expected) => {
+  ])('supports %s', async (_t, body, host, expected) => {
     const source = `function FindProxyForURL(url, host) { ${body} }`;
-    expect(evaluate(source, `https://${host}/x`, host, { 'a.example.test': '10.9.9.9' })).toBe(
-      expected,
-    );
+    expect(
+      await evaluate(source, `https://${host}/x`, host, { 'a.example.test': '10.9.9.9' }),
+    ).toBe(expected);
   });
 
   it.each([
@@ -79,8 +86,15 @@ describe('PAC sandbox', () => {
       'while (true) {} function FindProxyForURL() {}',
       /ran longer than 1000 ms while loading/,
     ],
-  ])('rejects %s with a clear error', (_t, source, message) => {
-    expect(() => evaluate(source)).toThrow(message);
+  ])('rejects %s with a clear error', async (_t, source, message) => {
+    await expect(evaluate(source)).rejects.toThrow(message);
+  });
+
+  it('stops a PAC file that eats memory, and a later evaluation still works', async () => {
+    const hog =
+      'function FindProxyForURL() { var a = []; for (;;) a.push(new Array(1e6).fill(7)); }';
+    await expect(evaluate(hog)).rejects.toThrow(/used more than 32 MB of memory/);
+    expect(await evaluate('function FindProxyForURL() { return "DIRECT"; }')).toBe('DIRECT');
   });
 
   it.each([
@@ -91,11 +105,11 @@ describe('PAC sandbox', () => {
       'require',
       'return typeof require === "undefined" ? "DIRECT" : require("fs").readFileSync("/etc/passwd");',
     ],
-  ])('gives no way out through %s', (_t, body) => {
+  ])('gives no way out through %s', async (_t, body) => {
     const source = `function FindProxyForURL(url, host) { ${body} }`;
     let result: string | undefined;
     try {
-      result = evaluate(source);
+      result = await evaluate(source);
     } catch (err) {
       expect(String(err)).toMatch(/EvalError|Code generation from strings disallowed|not defined/);
       return;
