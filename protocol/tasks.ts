@@ -6,6 +6,7 @@
  */
 export const TASK_KINDS = {
   discovery: 'discovery',
+  updateHold: 'update-hold',
 } as const;
 
 /** Certificate discovery over targets and ports (SPEC section 3, Discovery). */

@@ -12,6 +12,8 @@ export interface UpdateState {
   lastResult?: string;
   lastOk?: boolean;
   nextCheck?: string;
+  /** Set by the manager ("hold at version"): nothing else is installed while set. */
+  holdVersion?: string;
   /** Versions that failed their health check; never tried again. */
   badVersions: string[];
 }

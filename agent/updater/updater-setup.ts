@@ -8,7 +8,9 @@ import { loadAgentConfig, revealProxyPassword, type AgentConfig } from '../confi
 import { agentFiles } from '../config/agent-files.ts';
 import type { AgentPaths } from '../config/paths.ts';
 import { SecretBox } from '../config/secret-box.ts';
+import { TASK_KINDS } from '../../protocol/tasks.ts';
 import { createProxyDispatcher } from '../proxy/dispatcher.ts';
+import { registerTaskHandler } from '../service/task-handlers.ts';
 import { usesProxy } from '../proxy/proxy-config.ts';
 import { releaseKeysFor } from '../trust/release-keys.ts';
 import { buildIdentity } from '../version.ts';
@@ -21,6 +23,7 @@ import {
 } from './install-layout.ts';
 import { executableIn } from './release-executable.ts';
 import { startUpdateSchedule } from './schedule.ts';
+import { updateHoldHandler } from './update-hold.ts';
 import { statusHealthCheck, systemServiceRestart } from './service-health.ts';
 import { loadUpdateState, saveUpdateState, updateStateFile } from './update-state.ts';
 import { runUpdate, type UpdaterOptions } from './updater.ts';
@@ -70,14 +73,24 @@ function updateDispatcher(config: AgentConfig, secretKey: string): Dispatcher | 
 }
 
 /**
- * Starts scheduled checks in the service when auto-update is on for a self-updating
- * install; the next check time goes into the state file for `status`.
+ * The service's part of updating: takes the manager's hold-at-version tasks, and starts
+ * scheduled checks when auto-update is on for a self-updating install (the next check
+ * time goes into the state file for `status`).
  */
 export async function startAutoUpdate(
   paths: AgentPaths,
   log: Logger,
 ): Promise<{ stop(): void } | undefined> {
-  const { options, config, kind } = await updaterFor(paths);
+  registerTaskHandler(TASK_KINDS.updateHold, updateHoldHandler(updateStateFile(paths.conf)));
+  let setup: Awaited<ReturnType<typeof updaterFor>>;
+  try {
+    setup = await updaterFor(paths);
+  } catch (err) {
+    // The service must run even when updating cannot be set up (say, an unreadable key).
+    log.warn({ err }, 'auto-update not started; the agent keeps its version');
+    return undefined;
+  }
+  const { options, config, kind } = setup;
   if (!autoUpdateEffective(config.autoUpdate, kind)) {
     log.info({ kind, setting: config.autoUpdate }, 'auto-update off');
     return undefined;

@@ -48,6 +48,7 @@ export type UpdateOutcome =
   | { status: 'up-to-date'; version: string }
   | { status: 'available'; from: string; to: string }
   | { status: 'skipped-bad'; version: string }
+  | { status: 'held'; version: string; offered: string }
   | { status: 'updated'; from: string; to: string }
   | { status: 'upgrade-started'; from: string; to: string };
 
@@ -88,6 +89,9 @@ async function checkAndApply(
   checkNotBackwards(entry, installed, state);
 
   if (semver.eq(entry.version, installed)) return { status: 'up-to-date', version: installed };
+  if (state.holdVersion) {
+    return { status: 'held', version: state.holdVersion, offered: entry.version };
+  }
   if (state.badVersions.includes(entry.version)) {
     return { status: 'skipped-bad', version: entry.version };
   }
@@ -193,6 +197,8 @@ function describeOutcome(outcome: UpdateOutcome): string {
       return `update available: ${outcome.from} -> ${outcome.to}`;
     case 'skipped-bad':
       return `version ${outcome.version} failed before and is skipped; waiting for a newer release`;
+    case 'held':
+      return `held at ${outcome.version} by the manager; ${outcome.offered} is not installed`;
     case 'updated':
       return `updated ${outcome.from} -> ${outcome.to}`;
     case 'upgrade-started':

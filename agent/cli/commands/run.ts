@@ -11,6 +11,7 @@ import { AgentService } from '../../service/agent-service.ts';
 import { createManagerDispatcher } from '../../service/dispatcher.ts';
 import { ManagerClient } from '../../service/manager-client.ts';
 import { serverTrust } from '../../service/server-trust.ts';
+import { startAutoUpdate } from '../../updater/updater-setup.ts';
 import { OperationalError } from '../errors.ts';
 
 export function addRunCommand(program: Command, ctx: CliContext): void {
@@ -43,6 +44,7 @@ export function addRunCommand(program: Command, ctx: CliContext): void {
       // `credstore list` and friends work against the running service.
       attachCredstoreHandlers(control, () => storeDepsFor(paths.conf, log));
       await control.listen();
+      const updates = await startAutoUpdate(paths, log);
 
       const stop = new AbortController();
       const onSignal = () => stop.abort();
@@ -53,6 +55,7 @@ export function addRunCommand(program: Command, ctx: CliContext): void {
       } finally {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
+        updates?.stop();
         await control.close();
         await client.close();
       }
