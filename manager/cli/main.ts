@@ -5,6 +5,7 @@ import { addCertsCommand } from './commands/certs.ts';
 import { addDiscoveryCommand } from './commands/discovery.ts';
 import { addServeCommand } from './commands/serve.ts';
 import { addTasksCommand } from './commands/tasks.ts';
+import { addUpdatesCommand } from '../updates/updates-command.ts';
 import { UsageError } from './errors.ts';
 
 export interface ManagerIo {
@@ -24,6 +25,7 @@ const VERBS: Array<(program: Command, io: ManagerIo) => void> = [
   addDiscoveryCommand,
   addTasksCommand,
   addCertsCommand,
+  addUpdatesCommand,
 ];
 
 function buildProgram(io: ManagerIo): Command {
