@@ -7,7 +7,7 @@ import type { Site } from '../nodes/site.ts';
 import type { F5Client } from './f5-client.ts';
 import { backupStamp } from './file-backup.ts';
 import { StepError, type InstallResult, type InstallStep } from './install-result.ts';
-import { createKeyRequest, type CertificateSubject } from './key-request.ts';
+import { createKeyRequest, type CertificateSubject, type KeyRequest } from './key-request.ts';
 import type { CertificateSigner } from './signer.ts';
 
 interface CertKeyChain {
@@ -25,6 +25,8 @@ export interface F5InstallRequest {
   subject: CertificateSubject;
   now?: Date;
   logger?: Logger;
+  /** A key and CSR made earlier (the manager's CA signed the CSR in between). */
+  keyRequest?: KeyRequest;
 }
 
 function profilePath(fullPath: string): string {
@@ -50,7 +52,7 @@ export async function installOnF5(req: F5InstallRequest): Promise<InstallResult>
   let previous: CertKeyChain[] | undefined;
 
   try {
-    const { keyPem, csrPem } = await createKeyRequest(req.subject);
+    const { keyPem, csrPem } = req.keyRequest ?? (await createKeyRequest(req.subject));
     progress.step = 'sign';
     const signed = await req.signer.sign(csrPem);
     const fingerprint = leafFingerprint(signed.certificatePem)!;

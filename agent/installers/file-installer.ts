@@ -7,7 +7,7 @@ import type { Site } from '../nodes/site.ts';
 import { silentLogger } from '../logging/logger.ts';
 import { backupFiles, backupStamp, restoreFiles, type BackedUpFile } from './file-backup.ts';
 import { StepError, type InstallResult, type InstallStep } from './install-result.ts';
-import { createKeyRequest, type CertificateSubject } from './key-request.ts';
+import { createKeyRequest, type CertificateSubject, type KeyRequest } from './key-request.ts';
 import type { CertificateSigner, SignedCertificate } from './signer.ts';
 import { confirmServed } from './tls-confirm.ts';
 
@@ -23,6 +23,8 @@ export interface FileInstallRequest {
   sudo?: boolean;
   now?: Date;
   logger?: Logger;
+  /** A key and CSR made earlier (the manager's CA signed the CSR in between). */
+  keyRequest?: KeyRequest;
   /** How long to wait for the new certificate to be served after the reload. */
   confirmWaitMs?: number;
 }
@@ -51,7 +53,7 @@ export async function installOnFileServer(req: FileInstallRequest): Promise<Inst
     const { certPath, keyPath } = requirePaths(req.site);
     progress.step = 'key-request';
     const subject = req.subject ?? defaultSubject(req.site);
-    const { keyPem, csrPem } = await createKeyRequest(subject);
+    const { keyPem, csrPem } = req.keyRequest ?? (await createKeyRequest(subject));
 
     progress.step = 'sign';
     const signed = await signWith(req.signer, csrPem);
@@ -105,7 +107,7 @@ function requirePaths(site: Site): { certPath: string; keyPath: string } {
   return { certPath: site.certPath, keyPath: site.keyPath };
 }
 
-function defaultSubject(site: Site): CertificateSubject {
+export function defaultSubject(site: Site): CertificateSubject {
   const names = site.serverNames.filter(
     (n) => n && n !== '_' && !n.startsWith('~') && !n.includes('*'),
   );

@@ -15,6 +15,8 @@ export interface IisInstallRequest {
   signer: CertificateSigner;
   subject: CertificateSubject;
   logger?: Logger;
+  /** A CSR the node made earlier (its key waits in the node's request store). */
+  csrPem?: string;
 }
 
 // certreq makes the key in the machine store, not exportable: it never leaves the node.
@@ -83,7 +85,7 @@ export async function installOnIis(req: IisInstallRequest): Promise<InstallResul
   const progress = { step: 'key-request' as InstallStep };
   let bound = false;
   try {
-    const csrPem = await runScript(req.conn, requestScript(req.subject), 'key-request');
+    const csrPem = req.csrPem ?? (await requestIisCsr(req.conn, req.subject));
     progress.step = 'sign';
     const signed = await req.signer.sign(csrPem.trim());
     const fingerprint = leafFingerprint(signed.certificatePem)!;
@@ -126,6 +128,14 @@ export async function installOnIis(req: IisInstallRequest): Promise<InstallResul
       },
     };
   }
+}
+
+/** Has the node make a key (not exportable) and a CSR with certreq; returns the CSR. */
+export async function requestIisCsr(
+  conn: WinRmConnection,
+  subject: CertificateSubject,
+): Promise<string> {
+  return (await runScript(conn, requestScript(subject), 'key-request')).trim();
 }
 
 async function runScript(

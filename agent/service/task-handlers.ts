@@ -3,6 +3,7 @@ import type { TaskMessage } from '../../protocol/messages.ts';
 import { TASK_KINDS } from '../../protocol/tasks.ts';
 import { parseDiscoveryPayload } from '../../protocol/validate.ts';
 import { scan } from '../discovery/scan.ts';
+import { NODE_TASK_HANDLERS } from '../installers/node-task-handlers.ts';
 
 /** Hands result items of a running task to the on-disk queue, in batches. */
 export type EmitItems = (items: unknown[]) => void;
@@ -22,7 +23,10 @@ export type TaskHandler = (task: TaskMessage, ctx: TaskRunContext) => Promise<vo
 
 const BATCH_SIZE = 50;
 
-const handlers = new Map<string, TaskHandler>([[TASK_KINDS.discovery, runDiscovery]]);
+const handlers = new Map<string, TaskHandler>([
+  [TASK_KINDS.discovery, runDiscovery],
+  ...NODE_TASK_HANDLERS,
+]);
 
 export function registerTaskHandler(kind: string, handler: TaskHandler): void {
   handlers.set(kind, handler);

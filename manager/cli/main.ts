@@ -7,6 +7,8 @@ import { addServeCommand } from './commands/serve.ts';
 import { addTasksCommand } from './commands/tasks.ts';
 import { addUpdatesCommand } from '../updates/updates-command.ts';
 import { UsageError } from './errors.ts';
+import { addInstallCommands } from '../nodes/installs-command.ts';
+import { addNodesCommand } from '../nodes/nodes-command.ts';
 
 export interface ManagerIo {
   stdout: Writable;
@@ -26,6 +28,8 @@ const VERBS: Array<(program: Command, io: ManagerIo) => void> = [
   addTasksCommand,
   addCertsCommand,
   addUpdatesCommand,
+  addNodesCommand,
+  addInstallCommands,
 ];
 
 function buildProgram(io: ManagerIo): Command {

@@ -1,0 +1,221 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createOpensslCa, selfSigned } from '../installers/openssl-ca.ts';
+import { startNginx, type TestNginx } from '../installers/test-nginx.ts';
+import { freePort } from '../support/apache.ts';
+import {
+  AGENT_BIN,
+  managerMain,
+  registerNewAgent,
+  startManager,
+  tempDir,
+  waitFor,
+  type ManagerProcess,
+} from '../support/manager.ts';
+import { createTestUser, startSshd, type TestSshd, type TestUser } from '../support/sshd.ts';
+import { describeWithTools } from '../support/tools.ts';
+
+// Nodes end to end through the real entry points: nodes add (SSH, sudo, password from the
+// agent's local-store), nodes discover, install add, the manager's CA signing the CSR,
+// installs list showing the fingerprint that `openssl s_client` now sees.
+
+async function sClientFingerprint(port: number, servername: string): Promise<string> {
+  const hello = await execa(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername],
+    {
+      input: '',
+      reject: false,
+    },
+  );
+  const fp = await execa('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], {
+    input: hello.stdout,
+  });
+  return fp.stdout.replace(/^.*=/, '').replaceAll(':', '').trim().toLowerCase();
+}
+
+const asRoot = process.getuid?.() === 0;
+const tools = asRoot ? ['nginx', 'openssl', 'sshd', 'sudo'] : ['root'];
+
+describeWithTools('nodes and installations end to end through the manager', tools, () => {
+  const dir = tempDir('nodes-e2e');
+  let manager: ManagerProcess;
+  let baseDir: string;
+  let agent: ResultPromise | undefined;
+  let sshd: TestSshd;
+  let user: TestUser;
+  let nginx: TestNginx;
+  let port: number;
+  let oldFingerprint: string;
+
+  const cli = async (args: string[]) => {
+    const res = await managerMain([...args, '--data', manager.dataDir]);
+    expect(res.exitCode, res.stderr).toBe(0);
+    return res.stdout;
+  };
+  const json = async <T>(args: string[]) => JSON.parse(await cli([...args, '--json'])) as T;
+
+  beforeAll(async () => {
+    port = await freePort();
+    await createOpensslCa(path.join(dir, 'unused-ca'));
+    const certs = path.join(dir, 'certs');
+    fs.mkdirSync(certs, { mode: 0o700 });
+    const site = await selfSigned(certs, 'shop.test');
+    nginx = await startNginx(path.join(dir, 'nginx'), [{ name: 'shop.test', port, ...site }]);
+    oldFingerprint = await sClientFingerprint(port, 'shop.test');
+    sshd = await startSshd(path.join(dir, 'sshd'));
+    user = await createTestUser(sshd);
+
+    manager = await startManager({ heartbeatMs: 300 });
+    ({ baseDir } = await registerNewAgent(manager, 'node-agent'));
+    const env = { CERTAGENT_BASE_DIR: baseDir };
+    await execa('node', [AGENT_BIN, '--base-dir', baseDir, 'credstore', 'init-local'], { env });
+    await execa(
+      'node',
+      [
+        AGENT_BIN,
+        '--base-dir',
+        baseDir,
+        'credstore',
+        'secret',
+        'set',
+        'web1-login',
+        '--username',
+        user.name,
+        '--password-stdin',
+      ],
+      {
+        env,
+        input: `${user.password}\n`,
+      },
+    );
+    // The node handlers find the conf directory through CERTAGENT_BASE_DIR (see node-task-handlers.ts).
+    agent = execa('node', [AGENT_BIN, '--base-dir', baseDir, 'run'], {
+      env,
+      reject: false,
+      stdin: 'ignore',
+    });
+  });
+
+  afterAll(async () => {
+    agent?.kill('SIGTERM');
+    await agent;
+    await manager?.stop();
+    await nginx?.stop();
+    await sshd?.stop();
+    await user?.remove();
+    for (const d of [dir, manager?.dataDir, baseDir])
+      if (d) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('adds an SSH node whose login stays in the agent', async () => {
+    const out = await cli([
+      'nodes',
+      'add',
+      '--agent',
+      'node-agent',
+      '--name',
+      'web1',
+      '--connection',
+      'ssh',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(sshd.port),
+      '--credstore',
+      'local-store',
+      '--secret',
+      'web1-login',
+      '--command',
+      `nginx=${nginx.command.join(' ')}`,
+    ]);
+    expect(out).toMatch(/node web1 \(ssh 127\.0\.0\.1\) added/);
+    const bad = await managerMain([
+      'nodes',
+      'add',
+      '--data',
+      manager.dataDir,
+      '--agent',
+      'node-agent',
+      '--name',
+      'w2',
+      '--connection',
+      'ssh',
+      '--host',
+      'x',
+    ]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/needs --credstore and --secret/);
+  });
+
+  it('discovers the nginx site over SSH with sudo', async () => {
+    await cli(['nodes', 'discover', '--node', 'web1']);
+    const nodes = await waitFor(
+      'site discovered',
+      async () => {
+        const list = await json<Array<{ sites: Array<{ id: string; fingerprint: string }> }>>([
+          'nodes',
+          'list',
+        ]);
+        return list[0]?.sites.length ? list : undefined;
+      },
+      60_000,
+    );
+    expect(nodes[0]!.sites).toEqual([
+      expect.objectContaining({ id: `nginx:shop.test:${port}`, fingerprint: oldFingerprint }),
+    ]);
+  });
+
+  it('installs a certificate from the manager CA; installs list shows the served fingerprint', async () => {
+    await cli(['install', 'add', '--node', 'web1', '--site', `nginx:shop.test:${port}`]);
+    const [install] = await waitFor(
+      'installation finished',
+      async () => {
+        const list = await json<
+          Array<{ state: string; fingerprint: string; error: string | null; notAfter: string }>
+        >(['installs', 'list']);
+        return ['installed', 'failed'].includes(list[0]?.state ?? '') ? list : undefined;
+      },
+      90_000,
+    );
+    expect(install!.error).toBeNull();
+    expect(install!.state).toBe('installed');
+    expect(install!.fingerprint).not.toBe(oldFingerprint);
+    expect(await sClientFingerprint(port, 'shop.test')).toBe(install!.fingerprint);
+
+    const leaf = fs.readFileSync(path.join(dir, 'certs', 'shop.test.crt'), 'utf8');
+    const issuer = await execa('openssl', ['x509', '-noout', '-issuer'], { input: leaf });
+    expect(issuer.stdout).toMatch(/certagent manager CA/);
+    // The pending key was removed once placed; the node's key file is 0600.
+    expect(fs.readdirSync(path.join(baseDir, 'conf', 'pending-keys'))).toEqual([]);
+    expect(fs.statSync(path.join(dir, 'certs', 'shop.test.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses an install for a site the node does not have', async () => {
+    const res = await managerMain([
+      'install',
+      'add',
+      '--data',
+      manager.dataDir,
+      '--node',
+      'web1',
+      '--site',
+      'nginx:nope:1',
+    ]);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(/has no site "nginx:nope:1"/);
+  });
+
+  it('writes the SSH password to no log, task result or database row', async () => {
+    const files = [
+      ...fs.readdirSync(path.join(baseDir, 'logs')).map((f) => path.join(baseDir, 'logs', f)),
+      ...fs
+        .readdirSync(manager.dataDir, { recursive: true })
+        .map((f) => path.join(manager.dataDir, String(f))),
+    ].filter((f) => fs.statSync(f).isFile());
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) expect(fs.readFileSync(f).includes(user.password), f).toBe(false);
+  });
+});
