@@ -196,4 +196,31 @@ describe('registration through the configured proxy', () => {
     expect(ok.code, ok.err).toBe(0);
     expect(proxy.tunnels.at(-1)).toMatchObject({ target: `127.0.0.1:${manager.port}` });
   });
+
+  it('trusts SSL_CERT_FILE, and says what to do when the server CA is unknown', async () => {
+    const { token } = await addAgent(manager.dataDir, 'via-env-ca');
+    const base = newBase();
+    const untrusted = await agent(base, ['register', '--token', token, '--server', manager.url]);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.err).toMatch(/cannot reach the management server.*(--ca or SSL_CERT_FILE)/);
+
+    process.env.SSL_CERT_FILE = manager.caPath;
+    try {
+      const ok = await agent(base, ['register', '--token', token, '--server', manager.url]);
+      expect(ok.code, ok.err).toBe(0);
+    } finally {
+      delete process.env.SSL_CERT_FILE;
+    }
+    const missing = await agent(newBase(), [
+      'register',
+      '--token',
+      'x',
+      '--server',
+      manager.url,
+      '--ca',
+      '/nonexistent.pem',
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/cannot use CA file \/nonexistent.pem/);
+  });
 });
