@@ -7,6 +7,7 @@ import { publishDnfRepository } from '../dnf/dnf-repository.ts';
 import { renderRepoFile } from '../dnf/repo-file.ts';
 import { buildUpdateFeed } from '../feed/update-feed.ts';
 import { exportPublicKeys, signDetached, type ReleaseKeys } from '../keys/index.ts';
+import { assertKeyFileReadable } from '../keys/key-file-check.ts';
 import { buildDownloadManifest, MSI_PATTERN } from '../windows/download-manifest.ts';
 import { renderChecksums } from './checksums.ts';
 import { artifactCount, findDistArtifacts } from './dist-artifacts.ts';
@@ -123,7 +124,12 @@ async function buildGeneration(
 }
 
 async function writeKeyFiles(buildDir: string, keys: ReleaseKeys): Promise<void> {
-  write(buildDir, 'linux/apt-sign.gpg', await exportPublicKeys(keys));
+  const armored = await exportPublicKeys(keys);
+  await assertKeyFileReadable(
+    armored,
+    keys.signing.map((k) => k.fingerprint),
+  );
+  write(buildDir, 'linux/apt-sign.gpg', armored);
   write(
     buildDir,
     'linux/apt-sign.fingerprint',

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { signDetached, type ReleaseKeys } from '../../repo-publish/keys/index.ts';
 import type { StaticServer } from '../../repo-publish/site/static-server.ts';
+import { ensureArtifacts } from '../support/release-artifacts.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { copySite, makeDist, makeKeys, publish, realPath, serve } from './support/site-fixture.ts';
 
@@ -109,6 +110,31 @@ describeWithTools('dnf installs from the published site (--installroot)', TOOLS,
     const checked = await execa('rpm', ['--dbpath', db, '-K', rpm]);
     expect(checked.stdout).toMatch(/digests signatures OK$/);
   });
+
+  // The real release RPM, already signed by the build's key: publish re-signs it with ours.
+  it('re-signs the real release RPM so rpm -K passes with the published key', async () => {
+    const built = await ensureArtifacts(['rpm']);
+    const dist = fs.mkdtempSync(path.join(work, 'real-dist-'));
+    for (const rpm of built.files.rpm!) fs.copyFileSync(rpm, path.join(dist, path.basename(rpm)));
+    const real = path.join(work, 'real-site');
+    await publish(dist, real, keys, { codenames: ['bookworm'] });
+
+    const db = fs.mkdtempSync(path.join(work, 'rpmdb-real-'));
+    await execa('rpm', ['--dbpath', db, '--import', path.join(real, 'linux/apt-sign.gpg')]);
+    const published = fs.readdirSync(path.join(real, 'linux/rpm/packages'));
+    expect(published).toEqual(built.files.rpm!.map((f) => path.basename(f)));
+    for (const name of published) {
+      const checked = await execa('rpm', [
+        '--dbpath',
+        db,
+        '-Kv',
+        path.join(real, 'linux/rpm/packages', name),
+      ]);
+      expect(checked.stdout).toContain(
+        `key ID ${keys.signing[0]!.fingerprint.slice(-8).toLowerCase()}: OK`,
+      );
+    }
+  }, 1_500_000);
 
   it('refuses a changed .rpm', async () => {
     const copy = await copySite(site, path.join(work, 'tampered-rpm'));

@@ -12,6 +12,7 @@ import {
   signCleartext,
   signDetached,
 } from '../../repo-publish/keys/index.ts';
+import { assertKeyFileReadable } from '../../repo-publish/keys/key-file-check.ts';
 import { describeWithTools } from '../support/tools.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-keys-'));
@@ -129,6 +130,31 @@ describe('loadReleaseKeys', () => {
         env: { CERTAGENT_RELEASE_KEY: armored, CERTAGENT_RELEASE_KEY_NEXT: armored },
       }),
     ).rejects.toThrow(/are the same key/);
+  });
+});
+
+describeWithTools('the key file as gpg and rpm read it', ['gpg', 'rpm'], () => {
+  it('accepts both keys of a rotation, and refuses a damaged or incomplete file', async () => {
+    const keys = await loadReleaseKeys({
+      env: {
+        CERTAGENT_RELEASE_KEY: await makeKey('file-a'),
+        CERTAGENT_RELEASE_KEY_NEXT: await makeKey('file-b'),
+      },
+    });
+    const fingerprints = keys.signing.map((k) => k.fingerprint);
+    const armored = await exportPublicKeys(keys);
+    await assertKeyFileReadable(armored, fingerprints);
+
+    const lines = armored.split('\n');
+    const truncated = [...lines.slice(0, 4), ...lines.slice(-3)].join('\n');
+    await expect(assertKeyFileReadable(truncated, fingerprints)).rejects.toThrow(
+      /would not be readable by gpg --dearmor.*refusing to publish/s,
+    );
+
+    const onlyFirst = keys.signing[0]!.armoredPublicKey;
+    await expect(assertKeyFileReadable(onlyFirst, fingerprints)).rejects.toThrow(
+      new RegExp(`missing: ${fingerprints[1]}`),
+    );
   });
 });
 
