@@ -180,9 +180,10 @@ install_service() {
 	echo "certagent installer: no systemd running here; installed the SysVinit script /etc/init.d/certagent instead"
 }
 
-# Options the agent reads at start; a 0600 file of the service user, like its other secrets.
-# SHORTCUT: written as JSON for the configuration module to take over (config/proxy issue);
-# the proxy password is protected by file mode here, not yet encrypted at rest.
+# Every answer, kept as given in a 0600 file of the service user, like its other secrets.
+# SHORTCUT: 'certagent config set' takes the proxy password only as an argument (visible in
+# ps), so the password stays in this file, protected by its mode but not yet encrypted at
+# rest, until the config command can read it from a file or stdin.
 write_install_options() {
 	file="$CERTAGENT_BASE/conf/install-options.json"
 	umask 077
@@ -200,6 +201,22 @@ write_install_options() {
 	chown "$CERTAGENT_USER:$CERTAGENT_USER" "$file.new"
 	mv -f "$file.new" "$file"
 	umask 022
+}
+
+# Non-secret answers go through 'certagent config set', as the service user so conf/
+# keeps its owner. The proxy password is not passed that way: arguments show in ps.
+apply_settings() {
+	[ "$AUTO_UPDATE" = y ] && auto=true || auto=false
+	as_service_user config set auto-update "$auto" >/dev/null
+	for pair in "proxy.pac-url=$PAC_URL" "proxy.host=$PROXY_HOST" "proxy.port=$PROXY_PORT" \
+		"proxy.domain=$PROXY_DOMAIN" "proxy.user=$PROXY_USER"; do
+		[ -z "${pair#*=}" ] || as_service_user config set "${pair%%=*}" "${pair#*=}" >/dev/null
+	done
+}
+
+as_service_user() {
+	CERTAGENT_BASE_DIR="$CERTAGENT_BASE" setpriv --reuid "$CERTAGENT_USER" --regid "$CERTAGENT_USER" \
+		--clear-groups "$CERTAGENT_PROGRAM" "$@"
 }
 
 json_escape() {
@@ -279,6 +296,7 @@ main() {
 	certagent_create_dirs
 	certagent_init_local_store
 	write_install_options
+	apply_settings
 	install_service
 
 	if [ "$SKIP_REGISTER" = y ]; then

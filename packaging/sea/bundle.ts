@@ -1,10 +1,12 @@
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OperationalError } from '../../agent/cli/errors.ts';
 
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'entry.ts');
+
+const IMPORT_META_URL = '__certagentImportMetaUrl';
 
 /** What gets baked into `certagent version` (agent/version.ts reads CERTAGENT_BUILD). */
 export interface BuildStamp {
@@ -31,9 +33,13 @@ export async function bundleAgent(outFile: string, stamp: BuildStamp): Promise<s
     legalComments: 'inline',
     logLevel: 'silent',
     metafile: true,
-    define: { CERTAGENT_BUILD: JSON.stringify(stamp) },
-    // import.meta.url has no meaning in CJS; the SEA has no files beside it anyway.
-    supported: { 'import-meta': false },
+    plugins: [nativeAddonStub],
+    // ESM dependencies (openpgp: createRequire(import.meta.url)) need a real file URL in
+    // CJS; the executable's own path is the truthful one (it only loads builtins anyway).
+    define: { CERTAGENT_BUILD: JSON.stringify(stamp), 'import.meta.url': IMPORT_META_URL },
+    banner: {
+      js: `var ${IMPORT_META_URL} = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;`,
+    },
   }).catch((err: unknown) => {
     throw new OperationalError(
       `bundling ${ENTRY} with esbuild failed: ${String(err)}. Fix the import named above.`,
@@ -46,14 +52,31 @@ export async function bundleAgent(outFile: string, stamp: BuildStamp): Promise<s
   return outFile;
 }
 
-// Native addons cannot live inside a single executable (the agent must stay pure JS).
+/**
+ * Native addons cannot live inside a single executable. The ones the agent's dependencies
+ * reach for are optional accelerators loaded in try/catch with a JavaScript fallback
+ * (ssh2's sshcrypto.node, cpu-features); each is replaced by a module that throws, so the
+ * fallback is taken. A dependency needing an addon unconditionally fails the smoke test.
+ */
+const nativeAddonStub: Plugin = {
+  name: 'native-addon-stub',
+  setup(b) {
+    b.onResolve({ filter: /\.node$/ }, (args) => ({ path: args.path, namespace: 'native-addon' }));
+    b.onLoad({ filter: /.*/, namespace: 'native-addon' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`native addon ${path.basename(args.path)} is not in the certagent single executable`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+// WebAssembly files cannot be inlined either; none may reach the bundle.
 function assertNothingExternal(inputs: string[]): void {
-  const native = inputs.filter((f) => f.endsWith('.node') || f.endsWith('.wasm'));
-  if (native.length > 0) {
+  const wasm = inputs.filter((f) => f.endsWith('.wasm'));
+  if (wasm.length > 0) {
     throw new OperationalError(
-      `the agent bundle pulls in native or wasm files (${native.join(', ')}); a single ` +
+      `the agent bundle pulls in WebAssembly files (${wasm.join(', ')}); a single ` +
         'executable cannot load them. Replace the dependency with a pure JavaScript one.',
-      'bundle_native',
+      'bundle_wasm',
     );
   }
 }

@@ -47,6 +47,8 @@ export async function buildSingleExecutables(opts: SeaOptions): Promise<SeaResul
 
     const stripped = await strippedRuntime(linuxNode);
     const linux = await injectOnce(stripped, blob, path.join(outDir, 'certagent'));
+    await smokeTest(linux);
+    pruneOldBuilds(opts.cacheDir, outDir);
     if (!opts.windows) return { linux, bundle: path.join(outDir, 'certagent.cjs') };
 
     const winNode = await nodeRuntime('win-x64', opts.nodeVersion, opts.cacheDir);
@@ -62,9 +64,38 @@ export async function buildSingleExecutables(opts: SeaOptions): Promise<SeaResul
   }
 }
 
+/** How many past executable builds the cache keeps (each is about 200 MB). */
+const KEEP_BUILDS = 4;
+
+// Every source change makes a new cache entry; the oldest go, never the one just made.
+function pruneOldBuilds(cacheDir: string, keep: string): void {
+  const builds = fs
+    .readdirSync(cacheDir)
+    .filter((d) => d.startsWith('sea-') && !d.startsWith('sea-build-'))
+    .map((d) => path.join(cacheDir, d))
+    .filter((d) => d !== keep)
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  for (const old of builds.slice(KEEP_BUILDS - 1)) fs.rmSync(old, { recursive: true, force: true });
+}
+
 function ensureDir(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+// A bundle can build fine and still fail at start (a dependency reaching for a file, a
+// wasm or a worker the executable does not hold): run it, with no environment, before
+// any package is made from it.
+async function smokeTest(exe: string): Promise<void> {
+  const res = await execa(exe, ['version', '--json'], { env: {}, extendEnv: false, reject: false });
+  if (res.exitCode !== 0) {
+    fs.rmSync(exe, { force: true });
+    throw new OperationalError(
+      `the single executable ${exe} does not start (exit ${res.exitCode}): ` +
+        `${res.stderr.trim().split('\n').slice(0, 6).join('\n')}. Fix the bundled module named above.`,
+      'sea_smoke',
+    );
+  }
 }
 
 // useCodeCache stays off: a code cache is tied to the V8 of the host that made the blob,

@@ -45,6 +45,8 @@ export interface RunResult {
 export async function createChroot(label: string): Promise<Chroot> {
   const tarball = await minbaseTarball();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `certagent-${label}-root-`));
+  // mkdtemp makes 0700: the service user inside must be able to walk from /.
+  fs.chmodSync(root, 0o755);
   await execa('tar', ['-C', root, '-xf', tarball]);
   await execa('mount', ['-t', 'proc', 'proc', path.join(root, 'proc')]);
 

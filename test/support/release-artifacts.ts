@@ -64,13 +64,29 @@ function readManifest(distDir: string, formats: string[]): Record<string, string
   return files;
 }
 
-// Commit plus every uncommitted change (tracked diffs and untracked files), so a test
-// never uses artifacts built from other sources than the ones it runs with.
+/** What goes into an artifact; changes elsewhere (tests, docs) need no rebuild. */
+const BUILD_INPUTS = [
+  'agent',
+  'bootstrap',
+  'protocol',
+  'packaging',
+  'scripts',
+  'repo-publish',
+  'package.json',
+  'package-lock.json',
+  'LICENSE',
+];
+
+// Commit plus every uncommitted change to the build inputs (tracked diffs and untracked
+// files), so a test never uses artifacts built from other sources than it runs with.
 async function sourceKey(): Promise<string> {
   const git = (args: string[]) => execa('git', args, { cwd: REPO, reject: false });
   const head = (await git(['rev-parse', 'HEAD'])).stdout.trim();
-  const hash = crypto.createHash('sha256').update((await git(['diff', 'HEAD', '--binary'])).stdout);
-  const untracked = (await git(['ls-files', '--others', '--exclude-standard'])).stdout;
+  const diff = await git(['diff', 'HEAD', '--binary', '--', ...BUILD_INPUTS]);
+  const hash = crypto.createHash('sha256').update(diff.stdout);
+  const untracked = (
+    await git(['ls-files', '--others', '--exclude-standard', '--', ...BUILD_INPUTS])
+  ).stdout;
   for (const file of untracked.split('\n').filter(Boolean).sort()) {
     hash.update(file);
     if (fs.statSync(path.join(REPO, file), { throwIfNoEntry: false })?.isFile()) {
