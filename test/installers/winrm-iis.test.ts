@@ -85,6 +85,7 @@ function emulateIis(iis: FakeIis, dir: string) {
       b.certificateHash = thumb;
       return { stdout: JSON.stringify({ thumbprint: thumb }) };
     }
+    if (script.includes('# certagent:crash')) throw new Error('the emulated node crashed');
     return {
       stdout: 'hello from fake\r\n',
       stderr: '',
@@ -159,6 +160,15 @@ describeWithTools('WinRM (fake WS-Man listener) and IIS installation', ['openssl
       code: 'winrm-auth-failed',
     });
     await conn.close();
+  });
+
+  it('reports a WS-Man fault with its code instead of hanging', async () => {
+    const conn = connect('ntlm');
+    const err = await conn.runPowerShell('# certagent:crash').catch((e) => e);
+    await conn.close();
+    expect(err.code).toBe('winrm-fault');
+    expect(err.message).toMatch(/fault 2150858778: the emulated node crashed/);
+    expect(winrm.openShells()).toBe(0);
   });
 
   it('never puts the NTLM password on the wire', () => {

@@ -193,6 +193,26 @@ describeWithTools('nodes and installations end to end through the manager', tool
     expect(fs.statSync(path.join(dir, 'certs', 'shop.test.key')).mode & 0o777).toBe(0o600);
   });
 
+  it('queues renewal of certificates expiring within --days, and only those', async () => {
+    expect(await cli(['installs', 'renew', '--days', '1'])).toBe('0 renewal(s) queued\n');
+    // The manager's CA issues 90-day certificates: a 365-day horizon renews the one installed.
+    expect(await cli(['installs', 'renew', '--days', '365'])).toBe('1 renewal(s) queued\n');
+    expect(await cli(['installs', 'renew', '--days', '365'])).toBe('0 renewal(s) queued\n');
+    const list = await waitFor(
+      'renewal finished',
+      async () => {
+        const l = await json<
+          Array<{ id: string; state: string; fingerprint: string; renewalOf: string | null }>
+        >(['installs', 'list']);
+        return l.length === 2 && l[1]!.state === 'installed' ? l : undefined;
+      },
+      90_000,
+    );
+    expect(list[1]!.renewalOf).toBe(list[0]!.id);
+    expect(list[1]!.fingerprint).not.toBe(list[0]!.fingerprint);
+    expect(await sClientFingerprint(port, 'shop.test')).toBe(list[1]!.fingerprint);
+  });
+
   it('refuses an install for a site the node does not have', async () => {
     const res = await managerMain([
       'install',

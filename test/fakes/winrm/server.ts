@@ -161,7 +161,10 @@ export async function startFakeWinRm(options: {
       const script = idx >= 0 ? Buffer.from(args[idx + 1] ?? '', 'base64').toString('utf16le') : '';
       scripts.push(script);
       const id = crypto.randomUUID().toUpperCase();
-      commands.set(id, { output: options.powershell(script), receives: 0 });
+      const output = options.powershell(script);
+      // Awaited by a later Receive; marked handled now so a failing script is no stray rejection.
+      output.catch(() => undefined);
+      commands.set(id, { output, receives: 0 });
       return [
         200,
         envelope(
