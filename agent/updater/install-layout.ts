@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -16,12 +17,36 @@ export interface InstallLayout {
   kindFile: string;
 }
 
-export function defaultInstallRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CERTAGENT_INSTALL_ROOT) return env.CERTAGENT_INSTALL_ROOT;
+/**
+ * The program directory of this agent: CERTAGENT_PROGRAM_DIR when set (tests), else
+ * derived from the running single executable (`<root>/versions/<v>/certagent`, or
+ * `<root>\\certagent.exe` for the MSI), else the platform default. CERTAGENT_INSTALL_ROOT
+ * is the installers' file-system prefix (a test chroot), as the .bin installer reads it.
+ */
+export function defaultInstallRoot(
+  env: NodeJS.ProcessEnv = process.env,
+  execPath = process.execPath,
+): string {
+  if (env.CERTAGENT_PROGRAM_DIR) return env.CERTAGENT_PROGRAM_DIR;
+  const fromExecutable = rootOfExecutable(execPath);
+  if (fromExecutable) return fromExecutable;
   if (process.platform === 'win32') {
     return path.win32.join(env.ProgramFiles ?? 'C:\\Program Files', 'certagent');
   }
-  return '/opt/certagent';
+  return path.join(env.CERTAGENT_INSTALL_ROOT ?? '/', 'opt', 'certagent');
+}
+
+// A checkout runs under `node`: only a certagent executable tells where it is installed.
+function rootOfExecutable(execPath: string): string | undefined {
+  if (!/^certagent(\.exe)?$/i.test(path.basename(execPath))) return undefined;
+  let dir = path.dirname(execPath);
+  try {
+    dir = path.dirname(realpathSync(execPath));
+  } catch {
+    // Keep the path as given.
+  }
+  const parent = path.dirname(dir);
+  return path.basename(parent) === 'versions' ? path.dirname(parent) : dir;
 }
 
 export function installLayout(root: string): InstallLayout {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../agent/cli/main.ts';
+import { defaultInstallRoot } from '../../agent/updater/install-layout.ts';
 import {
   createReleaseKey,
   DistHost,
@@ -70,6 +71,38 @@ describe('certagent update', () => {
     expect(status.out).toMatch(/last result: +update available: 1\.0\.0 -> 1\.1\.0/);
   });
 
+  it('certagent status shows the last check, its result and the next check', async () => {
+    const { common, root, base } = await install();
+    const previous = process.env.CERTAGENT_PROGRAM_DIR;
+    process.env.CERTAGENT_PROGRAM_DIR = root;
+    try {
+      const on = await cli(['set', 'auto-update', 'on', '--base-dir', base], 'certagent-config');
+      expect(on.code).toBe(0);
+      await cli([...common, '--check']);
+      const status = await cli(['--base-dir', base, 'status']);
+      expect(status.out).toMatch(/auto-update: +on/);
+      expect(status.out).toMatch(
+        /updates: +last check \d{4}-[^ ]+Z: update available: 1\.0\.0 -> 1\.1\.0; next check when the service starts/,
+      );
+      const json = JSON.parse((await cli(['--base-dir', base, 'status', '--json'])).out);
+      expect(json.update).toMatchObject({ installKind: 'bin', effective: true, heldAt: null });
+    } finally {
+      if (previous === undefined) delete process.env.CERTAGENT_PROGRAM_DIR;
+      else process.env.CERTAGENT_PROGRAM_DIR = previous;
+    }
+  });
+
+  const roots: Array<[string, Record<string, string>, string]> = [
+    ['/opt/certagent/versions/1.2.3/certagent', {}, '/opt/certagent'],
+    ['/usr/bin/node', {}, '/opt/certagent'],
+    ['/usr/bin/node', { CERTAGENT_INSTALL_ROOT: '/tmp/chroot' }, '/tmp/chroot/opt/certagent'],
+    ['/usr/bin/node', { CERTAGENT_PROGRAM_DIR: '/srv/ca' }, '/srv/ca'],
+    ['/srv/x/certagent', {}, '/srv/x'],
+  ];
+  it.each(roots)('finds the program directory of %s %j', (execPath, env, expected) => {
+    expect(defaultInstallRoot(env, execPath)).toBe(expected);
+  });
+
   it('reports a refused feed with exit 1 and keeps it in --status', async () => {
     const { common } = await install();
     host.set('feed/feed.json.asc', 'not a signature');
@@ -131,8 +164,8 @@ describe('certagent update', () => {
       expect(now.err).toMatch(new RegExp(`this agent is a ${kind} install.*use ${tool.source}`));
       expect(fs.readlinkSync(path.join(root, 'current'))).toBe('versions/1.0.0');
 
-      const previous = process.env.CERTAGENT_INSTALL_ROOT;
-      process.env.CERTAGENT_INSTALL_ROOT = root;
+      const previous = process.env.CERTAGENT_PROGRAM_DIR;
+      process.env.CERTAGENT_PROGRAM_DIR = root;
       try {
         const on = await cli(['set', 'auto-update', 'on', '--base-dir', base], 'certagent-config');
         expect(on.code).toBe(2);
@@ -149,8 +182,8 @@ describe('certagent update', () => {
           new RegExp(`auto-update: +off \\(${kind} install, updated by ${tool.source}`),
         );
       } finally {
-        if (previous === undefined) delete process.env.CERTAGENT_INSTALL_ROOT;
-        else process.env.CERTAGENT_INSTALL_ROOT = previous;
+        if (previous === undefined) delete process.env.CERTAGENT_PROGRAM_DIR;
+        else process.env.CERTAGENT_PROGRAM_DIR = previous;
       }
     },
   );

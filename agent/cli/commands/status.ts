@@ -6,6 +6,7 @@ import { callControl, ServiceNotRunningError } from '../../control/control-clien
 import { loadIdentity } from '../../registration/agent-identity.ts';
 import type { ServiceStatus } from '../../service/agent-service.ts';
 import { buildIdentity } from '../../version.ts';
+import { describeUpdates, updateSummary, type UpdateSummary } from '../../updater/update-summary.ts';
 
 export function addStatusCommand(program: Command, ctx: CliContext): void {
   program
@@ -27,6 +28,7 @@ export function addStatusCommand(program: Command, ctx: CliContext): void {
         agentName: config.agentName ?? null,
         service: service ?? { running: false },
         autoUpdate: config.autoUpdate,
+        update: await updateSummary(paths, config.autoUpdate),
         proxy: config.proxy,
       };
       if (opts.json) return void ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -53,6 +55,7 @@ function renderStatus(
     agentName: string | null;
     agentId: string | null;
     autoUpdate: boolean;
+    update: UpdateSummary;
     proxy: object;
   },
   service?: ServiceStatus,
@@ -71,6 +74,7 @@ function renderStatus(
     `registration: ${r.registered ? `registered as ${r.agentName} (${r.agentId}) with ${r.server}` : 'not registered'}`,
     `connection:   ${connection}`,
     `auto-update:  ${r.autoUpdate ? 'on' : 'off'}`,
+    `updates:      ${describeUpdates(r.update)}`,
     `proxy:        ${proxy || 'none (direct)'}`,
     '',
   ].join('\n');

@@ -25,7 +25,7 @@ export function addUpdateCommand(program: Command, ctx: CliContext): void {
     .option('--source <url>', 'distribution host (default: env CERTAGENT_DIST_URL, or built in)')
     .option(
       '--install-root <dir>',
-      'program directory (default /opt/certagent; env CERTAGENT_INSTALL_ROOT)',
+      'program directory (default /opt/certagent; env CERTAGENT_PROGRAM_DIR)',
     )
     .action(async (opts: UpdateOptions) => {
       const chosen = [opts.check, opts.now, opts.status].filter(Boolean).length;
