@@ -24,6 +24,8 @@ const { values: flags } = parseArgs({
     // The agent's per-endpoint timeout in the mixed run; one wave of silent peers costs it.
     'timeout-ms': { type: 'string', default: '2000' },
     'nmap-deadline': { type: 'string', default: '150' },
+    // Other work on the machine skews single runs: each tool runs this often, best kept.
+    rounds: { type: 'string', default: '3' },
   },
 });
 
@@ -104,27 +106,30 @@ async function handshakeRates(agent: string, tlsPorts: number[], closedPort: num
     nmap: runNmap,
   };
   const rates: Record<string, number> = {};
-  for (const [name, run] of Object.entries(tools)) {
-    const startup = await run(request([closedPort]));
-    const full = await run(request(tlsPorts));
-    rates[name] = full.found / Math.max(full.seconds - startup.seconds, 0.001);
-    log(
-      `${name.padEnd(10)} ${full.found}/${tlsPorts.length} certificates in ${full.seconds.toFixed(2)} s ` +
-        `(start-up ${startup.seconds.toFixed(2)} s): ${rates[name]!.toFixed(0)} handshakes/s`,
-    );
+  for (let round = 1; round <= Number(flags.rounds); round++) {
+    for (const [name, run] of Object.entries(tools)) {
+      const startup = await run(request([closedPort]));
+      const full = await run(request(tlsPorts));
+      const rate = full.found / Math.max(full.seconds - startup.seconds, 0.001);
+      rates[name] = Math.max(rates[name] ?? 0, rate);
+      log(
+        `round ${round} ${name.padEnd(10)} ${full.found}/${tlsPorts.length} certificates in ` +
+          `${full.seconds.toFixed(2)} s (start-up ${startup.seconds.toFixed(2)} s): ${rate.toFixed(0)} handshakes/s`,
+      );
+    }
   }
   const vsBare = rates.certagent! / rates.bare!;
   const vsNmap = rates.certagent! / rates.nmap!;
   const checks: Check[] = [
     {
       name: 'handshakes/s, certagent vs bare loop',
-      value: `${vsBare.toFixed(2)}x`,
+      value: `${vsBare.toFixed(2)}x (${rates.certagent!.toFixed(0)} vs ${rates.bare!.toFixed(0)}/s)`,
       target: '>= 0.8x',
       pass: vsBare >= 0.8,
     },
     {
       name: 'handshakes/s, certagent vs nmap',
-      value: `${vsNmap.toFixed(2)}x`,
+      value: `${vsNmap.toFixed(2)}x (${rates.certagent!.toFixed(0)} vs ${rates.nmap!.toFixed(0)}/s)`,
       target: '>= 2x',
       pass: vsNmap >= 2,
     },
