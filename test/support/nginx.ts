@@ -130,8 +130,12 @@ async function waitForPidFile(pidPath: string, child: ResultPromise): Promise<vo
     const pid = await fs.readFile(pidPath, 'utf8').catch(() => '');
     if (pid.trim() === String(child.pid)) return;
     if (exited || attempt > 400) {
-      const log = await fs.readFile(path.join(path.dirname(pidPath), 'error.log'), 'utf8').catch(() => '');
-      throw new Error(`nginx did not start (pid file ${pidPath} missing); its error.log says:\n${log}`);
+      const log = await fs
+        .readFile(path.join(path.dirname(pidPath), 'error.log'), 'utf8')
+        .catch(() => '');
+      throw new Error(
+        `nginx did not start (pid file ${pidPath} missing); its error.log says:\n${log}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
