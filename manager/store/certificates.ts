@@ -105,6 +105,22 @@ export function listCertificates(db: Db): CertificateView[] {
     sni: string;
     chain: string;
   }>;
+  // One pass over the endpoints: certificate → where it was seen.
+  const seenAt = new Map<string, CertificateView['endpoints']>();
+  for (const e of endpoints) {
+    const where = {
+      agent: e.agent,
+      host: e.host,
+      address: e.address,
+      port: e.port,
+      sni: e.sni || null,
+    };
+    for (const sha of JSON.parse(e.chain) as string[]) {
+      const list = seenAt.get(sha) ?? [];
+      list.push(where);
+      seenAt.set(sha, list);
+    }
+  }
   return certs.map((c) => ({
     sha256: c.sha256,
     subject: c.subject,
@@ -118,15 +134,7 @@ export function listCertificates(db: Db): CertificateView[] {
     signatureAlgorithm: c.signature_algorithm,
     firstSeen: c.first_seen,
     lastSeen: c.last_seen,
-    endpoints: endpoints
-      .filter((e) => (JSON.parse(e.chain) as string[]).includes(c.sha256))
-      .map((e) => ({
-        agent: e.agent,
-        host: e.host,
-        address: e.address,
-        port: e.port,
-        sni: e.sni || null,
-      })),
+    endpoints: seenAt.get(c.sha256) ?? [],
     pem: c.pem,
   }));
 }
