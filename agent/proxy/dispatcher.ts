@@ -16,7 +16,7 @@ export function createProxyDispatcher(
   options: TunnelOptions = {},
 ): Dispatcher {
   const connector = new ProxyConnector(proxyConfig, options);
-  return new Agent({
+  return new TunnelAgent(connector, {
     connect: (opts, callback) => {
       const target = {
         host: opts.hostname,
@@ -36,4 +36,21 @@ export function createProxyDispatcher(
       );
     },
   });
+}
+
+/** An Agent that also stops its connector's PAC worker when it is closed. */
+class TunnelAgent extends Agent {
+  constructor(
+    private readonly connector: ProxyConnector,
+    options: Agent.Options,
+  ) {
+    super(options);
+  }
+
+  override close(callback: () => void): void;
+  override close(): Promise<void>;
+  override close(callback?: () => void): Promise<void> | void {
+    void this.connector.close();
+    return callback ? super.close(callback) : super.close();
+  }
 }

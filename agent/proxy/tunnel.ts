@@ -32,6 +32,11 @@ export class ProxyConnector {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
+  /** Stops the PAC worker, if any (the next use starts a new one). */
+  async close(): Promise<void> {
+    await this.pac?.close();
+  }
+
   /** The routes to try for a URL, in order. */
   async routesFor(url: URL): Promise<ProxyRoute[]> {
     if (!usesProxy(this.config)) return [{ kind: 'direct' }];
