@@ -347,6 +347,30 @@ describe('npm run publish / serve:dist command lines', () => {
     expect(res.stderr).toMatch(/nothing to publish: .* Run `npm run release` first/);
   });
 
+  it('refuses to publish with an expired release key (exit 1)', async () => {
+    const openpgp = await import('openpgp');
+    const { privateKey } = await openpgp.generateKey({
+      type: 'ecc',
+      userIDs: [{ name: 'expired' }],
+      keyExpirationTime: 86_400,
+      date: new Date(Date.now() - 3 * 86_400_000),
+      format: 'armored',
+    });
+    const dist = await makeDist(work, '0.0.1', ['msi']);
+    const res = await execa(
+      tsx,
+      ['scripts/publish.ts', '--from', dist, '--to', path.join(work, 'cli-expired')],
+      {
+        cwd: REPO,
+        reject: false,
+        env: { CERTAGENT_RELEASE_KEY: privateKey },
+      },
+    );
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toMatch(/expired on .*refusing to sign with it/);
+    expect(fs.existsSync(path.join(work, 'cli-expired'))).toBe(false);
+  });
+
   it('prints the signing fingerprint and never the private key', async () => {
     const keys = await makeKeys(['cli-ok']);
     const env = { CERTAGENT_RELEASE_KEY: keys.signing[0]!.armoredPrivateKey };
