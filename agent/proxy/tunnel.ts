@@ -136,3 +136,21 @@ function connectTcp(
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
+
+/**
+ * One raw TCP socket to `target` through the configured proxy (or direct), for TLS
+ * clients that do their own handshake. Callers making many connections should keep a
+ * ProxyConnector instead, so a PAC file is downloaded once.
+ */
+export async function openTunnel(
+  config: ProxyConfig | undefined,
+  target: ConnectTarget,
+  options: TunnelOptions = {},
+): Promise<net.Socket> {
+  const connector = new ProxyConnector(config, options);
+  try {
+    return await connector.openSocket(target);
+  } finally {
+    await connector.close();
+  }
+}

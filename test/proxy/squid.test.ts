@@ -4,13 +4,14 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createProxyDispatcher } from '../../agent/proxy/dispatcher.ts';
 import type { ProxyConfig } from '../../agent/proxy/proxy-config.ts';
-import { ProxyConnector } from '../../agent/proxy/tunnel.ts';
+import { openTunnel, ProxyConnector } from '../../agent/proxy/tunnel.ts';
 import { openDefinition } from '../../agent/credstores/registry.ts';
 import { startFakeVault } from '../fakes/vault/server.ts';
 import { createTestPki, type TestPki } from '../fakes/cyberark/pki.ts';
@@ -231,6 +232,17 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     );
     expect(socket.getPeerCertificate().subject.CN).toBe('127.0.0.1');
     socket.destroy();
+  });
+
+  it('opens a raw tunnel in one call, for a TLS client of its own', async () => {
+    const config = { host: '127.0.0.1', port: basic.port, user: 'agent', password: BASIC_PASSWORD };
+    const raw = await openTunnel(config, { host: '127.0.0.1', port: originPort });
+    const secure = tls.connect({ socket: raw, ca: fs.readFileSync(pki.caCert, 'utf8') });
+    await new Promise((resolve, reject) =>
+      secure.once('secureConnect', resolve).once('error', reject),
+    );
+    expect(secure.authorized).toBe(true);
+    secure.destroy();
   });
 
   it('never writes a proxy password to its logs or squid logs', () => {
