@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type { AgentPaths } from './paths.ts';
 
@@ -36,12 +37,14 @@ export function agentFiles(paths: AgentPaths): AgentFiles {
 }
 
 // Windows has no Unix sockets in a directory; a named pipe derived from the base dir keeps
-// two agents with different base dirs apart. Unix sockets are limited to ~104 bytes of
-// path, so a long base dir falls back to a short name in the same directory's hash.
+// two agents with different base dirs apart. Unix socket paths are limited to ~104 bytes,
+// so a long base dir falls back to a private per-user directory under the temp dir (the
+// control server and client both refuse it unless it is owned by them and mode 0700).
 function controlSocketPath(paths: AgentPaths): string {
   const digest = crypto.createHash('sha256').update(paths.base).digest('hex').slice(0, 16);
   if (process.platform === 'win32') return `\\\\.\\pipe\\certagent-${digest}`;
   const inBase = path.join(paths.base, 'run', 'control.sock');
   if (Buffer.byteLength(inBase) < 100) return inBase;
-  return path.join('/tmp', `certagent-${digest}.sock`);
+  const uid = process.getuid?.() ?? 0;
+  return path.join(os.tmpdir(), `certagent-${uid}-${digest}`, 'control.sock');
 }

@@ -1,7 +1,9 @@
 import net from 'node:net';
+import path from 'node:path';
 import type { AgentPaths } from '../config/paths.ts';
 import { agentFiles } from '../config/agent-files.ts';
 import { OperationalError } from '../cli/errors.ts';
+import { isTrustedDir } from './private-dir.ts';
 import type { ControlResponse } from './control-protocol.ts';
 
 /** Thrown when no service listens on the control socket. */
@@ -26,6 +28,13 @@ export async function callControl(
   timeoutMs = 10_000,
 ): Promise<unknown> {
   const socketPath = agentFiles(paths).controlSocket;
+  // A socket in a directory another user controls may not be the service: do not talk to it.
+  if (process.platform !== 'win32' && !isTrustedDir(path.dirname(socketPath))) {
+    throw new ServiceNotRunningError(
+      socketPath,
+      new Error('socket directory missing or not private'),
+    );
+  }
   const res = await exchange(socketPath, JSON.stringify({ id: 1, method, params }), timeoutMs);
   if (res.error) throw new OperationalError(res.error.message, res.error.code);
   return res.result;

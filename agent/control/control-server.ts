@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { OperationalError } from '../cli/errors.ts';
+import { ensurePrivateDir } from './private-dir.ts';
 import { MAX_CONTROL_LINE, type ControlRequest, type ControlResponse } from './control-protocol.ts';
 
 export type ControlHandler = (params: unknown) => unknown | Promise<unknown>;
@@ -27,7 +28,7 @@ export class ControlServer {
 
   async listen(): Promise<void> {
     if (process.platform !== 'win32') {
-      fs.mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
+      ensurePrivateDir(path.dirname(this.socketPath));
       await removeStaleSocket(this.socketPath);
     }
     const server = net.createServer((socket) => this.serve(socket));

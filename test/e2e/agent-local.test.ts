@@ -74,6 +74,32 @@ describe('control socket', () => {
     await expect(callControl(other, 'service.status')).rejects.toThrow(/service not running/);
   });
 
+  it('will not talk to a socket in a directory others can enter', async () => {
+    const dir = path.dirname(agentFiles(paths).controlSocket);
+    fs.chmodSync(dir, 0o755);
+    try {
+      await expect(callControl(paths, 'test.echo', {})).rejects.toThrow(/service not running/);
+    } finally {
+      fs.chmodSync(dir, 0o700);
+    }
+  });
+
+  it('falls back to a private per-user directory for a long base dir', async () => {
+    const longPaths = resolvePaths(path.join(tmp, 'x'.repeat(120)));
+    const socket = agentFiles(longPaths).controlSocket;
+    expect(socket.startsWith(os.tmpdir())).toBe(true);
+    const fallback = new ControlServer(socket, silentLogger());
+    fallback.handle('test.ping', () => 'pong');
+    await fallback.listen();
+    try {
+      expect(await callControl(longPaths, 'test.ping')).toBe('pong');
+      expect(fs.statSync(path.dirname(socket)).mode & 0o777).toBe(0o700);
+    } finally {
+      await fallback.close();
+      fs.rmSync(path.dirname(socket), { recursive: true, force: true });
+    }
+  });
+
   it('refuses a second server on a live socket', async () => {
     const second = new ControlServer(agentFiles(paths).controlSocket, silentLogger());
     await expect(second.listen()).rejects.toThrow(/already running/);
