@@ -3,11 +3,12 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ociPackager, imageArchiveName } from '../../packaging/oci/packager.ts';
 import { IMAGE_LAYOUT } from '../../packaging/oci/image-config.ts';
 import type { BuildContext } from '../../packaging/packager.ts';
 import { readProductMetadata } from '../../packaging/metadata.ts';
+import { addAgent, startManager, type ManagerProcess } from '../support/manager.ts';
 import { describeWithTools } from '../support/tools.ts';
 
 const EPOCH = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -33,6 +34,7 @@ async function buildTestAgent(dir: string): Promise<string> {
   );
   const bin = (name: string) => path.join(ROOT, 'node_modules/.bin', name);
   const app = path.join(dir, 'app.cjs');
+  // openpgp's Node build calls createRequire(import.meta.url), which a CJS bundle lacks.
   await execa(bin('esbuild'), [
     entry,
     '--bundle',
@@ -40,6 +42,10 @@ async function buildTestAgent(dir: string): Promise<string> {
     '--format=cjs',
     `--outfile=${app}`,
     '--log-level=warning',
+    '--define:import.meta.url=__import_meta_url',
+    `--banner:js=var __import_meta_url = require('node:url').pathToFileURL(process.execPath).href;`,
+    // ssh2's optional addons, when built locally; it falls back to JS when they are absent.
+    '--external:*.node',
   ]);
 
   const seaConfig = path.join(dir, 'sea.json');
@@ -188,7 +194,7 @@ describeWithTools(
         'version',
         '--json',
       ]);
-      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ name: 'certagent', platform: 'linux-x64' });
 
       const config = await runInImage(rootfs, imageEnv, [
@@ -196,6 +202,62 @@ describeWithTools(
         '--help',
       ]);
       expect(config.stdout).toContain('Usage: certagent-config');
+    });
+
+    describe('register against the reference manager on loopback', () => {
+      let manager: ManagerProcess;
+
+      beforeAll(async () => {
+        manager = await startManager();
+        // What `-v /etc/.../ca.crt:/certs/ca.crt` mounts in the container.
+        fs.mkdirSync(path.join(rootfs, 'certs'));
+        fs.copyFileSync(manager.caPath, path.join(rootfs, 'certs/manager-ca.pem'));
+      });
+
+      afterAll(async () => {
+        await manager?.stop();
+      });
+
+      it('trusts only the image CA bundle by default, so a private-CA manager is refused', async () => {
+        const { token } = await addAgent(manager.dataDir, 'image-default-trust');
+        const r = await runInImage(
+          rootfs,
+          [...imageEnv, `CERTAGENT_TOKEN=${token}`],
+          ['/opt/certagent/certagent', 'register', '--server', manager.url],
+        );
+        expect(r.exitCode).toBe(1);
+        expect(r.stderr).toMatch(/certificate|CA/i);
+        const conf = path.join(rootfs, 'base/conf');
+        const kept = fs.existsSync(conf) ? fs.readdirSync(conf) : [];
+        expect(kept.filter((f) => /identity|agent\.(crt|key|pem)/.test(f))).toEqual([]);
+      });
+
+      it('registers with --token as uid 10001 when SSL_CERT_FILE names the mounted CA', async () => {
+        const { token } = await addAgent(manager.dataDir, 'image-agent');
+        const env = [
+          ...imageEnv.filter((e) => !e.startsWith('SSL_CERT_FILE=')),
+          'SSL_CERT_FILE=/certs/manager-ca.pem',
+        ];
+        const r = await runInImage(rootfs, env, [
+          '/opt/certagent/certagent',
+          'register',
+          '--token',
+          token,
+          '--server',
+          manager.url,
+        ]);
+        expect(r.stderr).not.toMatch(/error/i);
+        expect(r.exitCode).toBe(0);
+        expect(r.stdout).toMatch(/registered as image-agent/);
+
+        // Written into the /base volume, owned by the image user, secrets private.
+        const conf = path.join(rootfs, 'base/conf');
+        const written = fs.readdirSync(conf).map((f) => fs.statSync(path.join(conf, f)));
+        expect(written.length).toBeGreaterThan(0);
+        for (const st of written) expect(st.uid).toBe(IMAGE_LAYOUT.uid);
+        expect(fs.existsSync(path.join(conf, 'agent.pem'))).toBe(true);
+        expect(fs.statSync(path.join(conf, 'agent.key')).mode & 0o777).toBe(0o600);
+      });
     });
 
     it('is byte-identical when built again from the same inputs', async () => {
