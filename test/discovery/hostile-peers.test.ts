@@ -45,7 +45,7 @@ describe('discovery against hostile peers', () => {
     for await (const r of scan({
       targets: ['127.0.0.1'],
       ports: Object.values(ports).join(','),
-      timeoutMs: 1000,
+      timeoutMs: 3000,
     })) {
       results.push(r);
     }
