@@ -31,11 +31,15 @@ export async function confirmServed(
   const deadline = Date.now() + waitMs;
   let seen: string | null = null;
   let error: string | undefined;
+  let streak = 0;
   while (Date.now() < deadline) {
     try {
       seen = await servedFingerprint(target.host, target.port, target.servername);
       error = undefined;
-      if (seen === expected) return { ok: true, seen };
+      // Old workers may still accept a connection or two after the reload: insist on a run.
+      streak = seen === expected ? streak + 1 : 0;
+      if (streak >= 3) return { ok: true, seen };
+      if (streak > 0) continue;
     } catch (err) {
       error = (err as Error).message;
     }
