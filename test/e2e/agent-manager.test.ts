@@ -251,6 +251,36 @@ describeWithTools('agent and manager end to end', ['nginx', 'openssl'], () => {
     );
   });
 
+  it('runs a task again when the agent itself is killed mid-task', async () => {
+    const { ports } = fx;
+    await managerMain([
+      'discovery',
+      'add',
+      '--data',
+      manager.dataDir,
+      '--agent',
+      'e2e-agent',
+      '--targets',
+      '127.0.0.1',
+      '--ports',
+      `${ports.silent},${ports.rsa}`,
+    ]);
+    await waitFor('the agent took the task', async () =>
+      (await tasks()).some((t) => t.state === 'running'),
+    );
+    agent!.kill('SIGKILL');
+    await agent;
+    expect(queued().some((b) => b.final)).toBe(false);
+
+    agent = startAgent(baseDir);
+    await waitFor(
+      'task done after the restart',
+      async () => (await tasks()).every((t) => t.state === 'done'),
+      60_000,
+    );
+    expect(await tasks()).toHaveLength(3);
+  });
+
   it('stops on SIGTERM; status then says the service is not running', async () => {
     agent!.kill('SIGTERM');
     expect((await agent!).exitCode).toBe(0);
