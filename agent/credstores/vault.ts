@@ -9,7 +9,8 @@ export interface VaultSettings {
   address: string;
   namespace?: string;
   mount: string;
-  kvVersion: 1 | 2;
+  /** Undefined: asked from Vault (sys/internal/ui/mounts) on first read. */
+  kvVersion?: 1 | 2;
   auth: 'token' | 'approle';
   roleId?: string;
   caFile?: string;
@@ -33,8 +34,10 @@ export function vaultSettings(def: StoreDefinition): VaultSettings {
   if (auth === 'approle' && !def.secrets.secret_id) {
     throw new UsageError(`vault store "${def.name}" uses AppRole and needs --secret-id`);
   }
-  const kv = Number(s.kv_version ?? 2);
-  if (kv !== 1 && kv !== 2) throw new UsageError(`vault kv version must be 1 or 2, not ${kv}`);
+  const kv = s.kv_version === undefined ? undefined : Number(s.kv_version);
+  if (kv !== undefined && kv !== 1 && kv !== 2) {
+    throw new UsageError(`vault kv version must be 1 or 2, not ${s.kv_version}`);
+  }
   return {
     address: String(s.address),
     namespace: s.namespace ? String(s.namespace) : undefined,
@@ -86,17 +89,29 @@ export class VaultStore implements CredentialStore {
   /** Fields of the secret at `ref` under the configured mount. */
   async readSecret(ref: string): Promise<SecretFields> {
     const path = ref.replace(/^\/+/, '');
+    const kv = await this.kvVersion();
     const apiPath =
-      this.settings.kvVersion === 2
-        ? `/v1/${this.settings.mount}/data/${path}`
-        : `/v1/${this.settings.mount}/${path}`;
+      kv === 2 ? `/v1/${this.settings.mount}/data/${path}` : `/v1/${this.settings.mount}/${path}`;
     const res = await this.authorizedGet(apiPath, ref);
-    return this.secretData(res, ref);
+    return this.secretData(res, ref, kv);
   }
 
-  private secretData(res: StoreResponse, ref: string): SecretFields {
+  // The mount's KV version, as Vault's UI endpoint reports it (readable by any token);
+  // when it cannot be asked, version 2, the default of `vault secrets enable kv-v2`.
+  private async kvVersion(): Promise<1 | 2> {
+    if (this.settings.kvVersion) return this.settings.kvVersion;
+    await this.currentToken();
+    const res = await this.call('GET', `/v1/sys/internal/ui/mounts/${this.settings.mount}`);
+    const version = (res.body as { data?: { options?: { version?: string } | null } } | undefined)
+      ?.data?.options?.version;
+    this.settings.kvVersion = res.status === 200 && version === '1' ? 1 : 2;
+    this.deps.logger.debug({ store: this.name, kv: this.settings.kvVersion }, 'vault kv version');
+    return this.settings.kvVersion;
+  }
+
+  private secretData(res: StoreResponse, ref: string, kv: 1 | 2): SecretFields {
     const body = res.body as { data?: { data?: SecretFields | null } & SecretFields };
-    const fields = this.settings.kvVersion === 2 ? body?.data?.data : body?.data;
+    const fields = kv === 2 ? body?.data?.data : body?.data;
     if (!fields || typeof fields !== 'object') {
       throw new OperationalError(
         `vault store "${this.name}": secret "${ref}" has no data (deleted or destroyed ` +

@@ -65,6 +65,14 @@ describe('vault store (plain HTTP fake)', () => {
     await store.close();
   });
 
+  it('asks Vault which KV version a mount has when none is configured', async () => {
+    const store = tokenStore({ mount: 'kv1' });
+    expect((await store.getCredential('legacy')).username).toBe('old');
+    expect(vault.requests.map((r) => r.path)).toContain('/v1/sys/internal/ui/mounts/kv1');
+    expect(vault.requests.at(-1)?.path).toBe('/v1/kv1/legacy');
+    await store.close();
+  });
+
   it('reads a KV v1 secret', async () => {
     const store = tokenStore({ mount: 'kv1', kv_version: 1 });
     expect((await store.getCredential('legacy')).username).toBe('old');

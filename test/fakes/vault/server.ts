@@ -118,6 +118,14 @@ function route(
       },
     });
   }
+  const ui = /^\/v1\/sys\/internal\/ui\/mounts\/([^/]+)/.exec(url.pathname);
+  if (req.method === 'GET' && ui) {
+    const mount = state.mounts.get(ui[1]!);
+    if (!mount) return send(403, DENIED);
+    return send(200, {
+      data: { path: `${ui[1]}/`, type: 'kv', options: { version: String(mount.version) } },
+    });
+  }
   if (req.method === 'GET') return readSecret(state, token, url.pathname, send);
   send(405, { errors: [] });
 }
