@@ -6,7 +6,11 @@ import { callControl, ServiceNotRunningError } from '../../control/control-clien
 import { loadIdentity } from '../../registration/agent-identity.ts';
 import type { ServiceStatus } from '../../service/agent-service.ts';
 import { buildIdentity } from '../../version.ts';
-import { describeUpdates, updateSummary, type UpdateSummary } from '../../updater/update-summary.ts';
+import {
+  describeUpdates,
+  updateSummary,
+  type UpdateSummary,
+} from '../../updater/update-summary.ts';
 
 export function addStatusCommand(program: Command, ctx: CliContext): void {
   program
