@@ -1,4 +1,4 @@
-import { UsageError } from '../cli/errors.ts';
+import { OperationalError, UsageError } from '../cli/errors.ts';
 import type { SecretFields } from './credential.ts';
 import * as ops from './credstore-operations.ts';
 import type { StoreDefinition, StoreDeps } from './store.ts';
@@ -12,7 +12,10 @@ export interface ControlRegistry {
  * Registers the `credstore.*` control methods. The service calls this once with its
  * control server; `deps` gives the stores its logger and proxy.
  */
-export function attachCredstoreHandlers(control: ControlRegistry, deps: () => StoreDeps): void {
+export function attachCredstoreHandlers(registry: ControlRegistry, deps: () => StoreDeps): void {
+  const control = {
+    handle: (method: string, fn: (p: unknown) => unknown) => registry.handle(method, keepUsage(fn)),
+  };
   control.handle('credstore.list', () => ops.listStores(deps(), true));
   control.handle('credstore.add', (p) =>
     ops.addStore(deps(), param<StoreDefinition>(p, 'definition')),
@@ -43,4 +46,21 @@ function param<T>(params: unknown, name: string): T {
 
 function optional<T>(params: unknown, name: string): T | undefined {
   return (params as Record<string, unknown> | undefined)?.[name] as T | undefined;
+}
+
+/** Error codes of usage errors travel as `usage:<code>`, so the CLI still exits with 2. */
+export const USAGE_CODE_PREFIX = 'usage:';
+
+// The control server forwards OperationalError codes only; a usage error is wrapped in one.
+function keepUsage(fn: (params: unknown) => unknown): (params: unknown) => Promise<unknown> {
+  return async (params) => {
+    try {
+      return await fn(params);
+    } catch (err) {
+      if (err instanceof UsageError) {
+        throw new OperationalError(err.message, `${USAGE_CODE_PREFIX}${err.code}`, { cause: err });
+      }
+      throw err;
+    }
+  };
 }

@@ -199,6 +199,13 @@ describe('certagent-config credstore', () => {
       expect(res.stdout).toMatch(/^local-store +local +ok$/m);
       expect(res.stdout).toMatch(/^corp-vault +vault +ok$/m);
       expect(res.stdout).toMatch(/^dead +delinea +error: .*cannot be reached/m);
+
+      const unknown = await cli(base, ['credstore', 'test', 'nope']);
+      expect(unknown.exitCode).toBe(2);
+      expect(unknown.stderr).toMatch(/no credential store named "nope"/);
+      const missing = await cli(base, ['credstore', 'secret', 'get', 'not-there']);
+      expect(missing.exitCode).toBe(1);
+      expect(missing.stderr).toMatch(/secret "not-there" is not in local-store/);
     } finally {
       await control.close();
     }

@@ -7,7 +7,8 @@ import type { StoreDefinition, StoreType } from '../../credstores/store.ts';
 import { storeDepsFor } from '../../credstores/store-deps.ts';
 import { createLogger } from '../../logging/logger.ts';
 import type { CliContext } from '../context.ts';
-import { UsageError } from '../errors.ts';
+import { OperationalError, UsageError } from '../errors.ts';
+import { USAGE_CODE_PREFIX } from '../../credstores/control-handlers.ts';
 
 /**
  * `credstore list | add | remove | test | init-local | secret ...`. Each verb asks the
@@ -85,6 +86,9 @@ function runner(ctx: CliContext): Runner {
     try {
       return await callControl(paths, method, params, 60_000);
     } catch (err) {
+      if (err instanceof OperationalError && err.code.startsWith(USAGE_CODE_PREFIX)) {
+        throw new UsageError(err.message, err.code.slice(USAGE_CODE_PREFIX.length));
+      }
       if (!(err instanceof ServiceNotRunningError)) throw err;
       ctx.stderr.write(
         `service not running; working on the configuration in ${paths.conf} directly\n`,
