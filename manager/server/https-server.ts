@@ -3,7 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ErrorBody } from '../../protocol/messages.ts';
-import { MAX_BODY_BYTES } from '../../protocol/version.ts';
+import { API_PATHS, MAX_BODY_BYTES } from '../../protocol/version.ts';
+
+const MAX_REGISTER_BYTES = 64 * 1024;
 import type { CertificateAuthority, IssuedPair } from '../ca/certificate-authority.ts';
 import type { Db } from '../store/database.ts';
 import { HttpError } from './http-error.ts';
@@ -47,9 +49,21 @@ async function handle(
   const url = new URL(req.url ?? '/', 'https://manager.invalid');
   const route = ROUTES[`${req.method} ${url.pathname}`];
   try {
-    if (!route)
+    if (!route) {
       throw new HttpError(404, 'not-found', `no such endpoint: ${req.method} ${url.pathname}`);
-    const body = req.method === 'GET' ? undefined : await readJson(req);
+    }
+    // Before a client certificate, only a small registration body is read, so anonymous
+    // clients cannot make the manager buffer megabytes.
+    const anonymous = url.pathname === API_PATHS.register;
+    if (!anonymous && !(req.socket as TLSSocket).authorized) {
+      throw new HttpError(
+        401,
+        'client-certificate-required',
+        'a client certificate issued by this manager is required; register the agent first',
+      );
+    }
+    const limit = anonymous ? MAX_REGISTER_BYTES : MAX_BODY_BYTES;
+    const body = req.method === 'GET' ? undefined : await readJson(req, limit);
     const result = await route(
       { db: options.db, ca: options.ca, log: options.log, socket: req.socket as TLSSocket },
       body,
@@ -66,13 +80,12 @@ async function handle(
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new HttpError(413, 'too-large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+    if (size > limit) throw new HttpError(413, 'too-large', `request body exceeds ${limit} bytes`);
     chunks.push(chunk);
   }
   try {
