@@ -21,7 +21,9 @@ export interface TaskRunContext {
  */
 export type TaskHandler = (task: TaskMessage, ctx: TaskRunContext) => Promise<void>;
 
+// Well under the manager's body limit (protocol MAX_BODY_BYTES), even for long chains.
 const BATCH_SIZE = 50;
+const BATCH_BYTES = 1024 * 1024;
 
 const handlers = new Map<string, TaskHandler>([
   [TASK_KINDS.discovery, runDiscovery],
@@ -39,11 +41,14 @@ export function taskHandler(kind: string): TaskHandler | undefined {
 async function runDiscovery(task: TaskMessage, ctx: TaskRunContext): Promise<void> {
   const payload = parseDiscoveryPayload(task.payload);
   let batch: unknown[] = [];
+  let bytes = 0;
   for await (const endpoint of scan({ ...payload, signal: ctx.signal })) {
     batch.push(endpoint);
-    if (batch.length >= BATCH_SIZE) {
+    bytes += JSON.stringify(endpoint).length;
+    if (batch.length >= BATCH_SIZE || bytes >= BATCH_BYTES) {
       ctx.emit(batch);
       batch = [];
+      bytes = 0;
     }
   }
   if (batch.length > 0) ctx.emit(batch);
