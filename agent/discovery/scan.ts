@@ -82,9 +82,17 @@ function* jobsOf(targets: Iterable<Target>, ports: PortRange[]): Generator<Job> 
 }
 
 async function* runScan(settings: Settings): AsyncGenerator<EndpointResult> {
-  const context = createDiscoveryContext();
   const stop = linkedAbort(settings.signal, settings.concurrency);
-  settings = { ...settings, signal: stop.signal };
+  try {
+    yield* pumpProbes({ ...settings, signal: stop.signal });
+  } finally {
+    // A consumer that leaves early must not leave probes running or a listener behind.
+    stop.dispose();
+  }
+}
+
+async function* pumpProbes(settings: Settings): AsyncGenerator<EndpointResult> {
+  const context = createDiscoveryContext();
   const resolver = new HostResolver(settings.timeoutMs);
   const jobs = settings.jobs();
   const ready: EndpointResult[] = [];
@@ -123,12 +131,19 @@ async function* runScan(settings: Settings): AsyncGenerator<EndpointResult> {
 
 // Every probe in flight listens for the abort: give them a signal of our own, with room for
 // that many listeners, rather than raise the limit on the caller's.
-function linkedAbort(outer: AbortSignal | undefined, concurrency: number): AbortController {
+function linkedAbort(outer: AbortSignal | undefined, concurrency: number) {
   const inner = new AbortController();
   setMaxListeners(concurrency + 8, inner.signal);
+  const relay = () => inner.abort();
   if (outer?.aborted) inner.abort();
-  outer?.addEventListener('abort', () => inner.abort(), { once: true });
-  return inner;
+  outer?.addEventListener('abort', relay, { once: true });
+  return {
+    signal: inner.signal,
+    dispose: () => {
+      outer?.removeEventListener('abort', relay);
+      inner.abort();
+    },
+  };
 }
 
 async function probeJob(

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -155,6 +156,9 @@ async function silentPeers(count: number, port: number) {
       const server = net.createServer((s) => {
         accepted++;
         sockets.add(s);
+        // Reading (and dropping) the hello lets the probe's hang-up arrive as 'close'.
+        s.resume();
+        s.on('close', () => sockets.delete(s));
       });
       await new Promise<void>((r) => server.listen(port, `127.0.0.${i + 2}`, r));
       return server;
@@ -162,6 +166,7 @@ async function silentPeers(count: number, port: number) {
   );
   return {
     accepted: () => accepted,
+    open: () => sockets.size,
     close: async () => {
       for (const s of sockets) s.destroy();
       await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -344,6 +349,29 @@ describeWithTools('discovery scan against real servers', ['nginx', 'openssl'], (
       // (fewer only if this loaded process had not yet accepted them all).
       expect(acceptedAtFirstResult).toBeLessThanOrEqual(5);
       expect(pool.accepted()).toBe(20);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('closes probes in flight and lets go of the caller signal when the consumer stops', async () => {
+    const pool = await silentPeers(3, fx.ports.silent!);
+    const controller = new AbortController();
+    try {
+      for await (const r of scan({
+        targets: ['127.0.0.2-4'],
+        ports: `${fx.ports.closed},${fx.ports.silent}`,
+        timeoutMs: 600_000,
+        signal: controller.signal,
+      })) {
+        expect(r.error?.code).toBe('refused');
+        break;
+      }
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // With a ten-minute probe timeout, only the early exit can have closed them.
+      for (let i = 0; i < 100 && pool.open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(pool.open()).toBe(0);
+      expect(pool.accepted()).toBeGreaterThan(0);
     } finally {
       await pool.close();
     }
