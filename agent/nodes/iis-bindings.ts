@@ -36,7 +36,14 @@ ConvertTo-Json -InputObject @($out) -Compress -Depth 3
 
 /** Parses the discovery script's JSON into sites. */
 export function iisSites(json: string): Site[] {
-  const parsed = JSON.parse(json.trim() || '[]') as IisBinding[] | IisBinding;
+  let parsed: IisBinding[] | IisBinding;
+  try {
+    parsed = JSON.parse(json.trim() || '[]') as IisBinding[] | IisBinding;
+  } catch (err) {
+    throw new Error(
+      `the IIS binding list is not JSON (${(err as Error).message}): ${json.slice(0, 120)}`,
+    );
+  }
   const list = Array.isArray(parsed) ? parsed : [parsed];
   return list.map((b) => {
     const [ip = '*', port = '443', header = ''] = b.bindingInformation.split(':');

@@ -227,3 +227,66 @@ describeWithTools('WinRM (fake WS-Man listener) and IIS installation', ['openssl
     expect(iis.bindings[0]!.certificateHash).toBe(before);
   });
 });
+
+describeWithTools('WinRM over HTTPS (5986 listener, fake)', ['openssl'], () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-winrms-'));
+  let winrm: FakeWinRm;
+  let certPem: string;
+
+  beforeAll(async () => {
+    const pair = await selfSigned(dir, 'winhost');
+    await execa('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      pair.key,
+      '-out',
+      pair.cert,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '2',
+    ]);
+    certPem = fs.readFileSync(pair.cert, 'utf8');
+    winrm = await startFakeWinRm({
+      auth: ['basic'],
+      users: { Administrator: PASSWORD },
+      powershell: async () => ({ stdout: 'over tls\r\n' }),
+      tls: { key: fs.readFileSync(pair.key, 'utf8'), cert: certPem },
+    });
+  });
+
+  afterAll(async () => {
+    await winrm?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const connect = (ca?: string) =>
+    new WinRmConnection({
+      host: '127.0.0.1',
+      port: winrm.port,
+      https: true,
+      auth: 'basic',
+      ca,
+      credentials: { username: 'Administrator', password: PASSWORD },
+    });
+
+  it('runs PowerShell with Basic over TLS when the listener certificate is trusted', async () => {
+    const conn = connect(certPem);
+    expect((await conn.runPowerShell('hostname')).stdout).toBe('over tls\r\n');
+    await conn.close();
+  });
+
+  it('refuses a listener whose certificate it was not told to trust', async () => {
+    const conn = connect();
+    await expect(conn.runPowerShell('hostname')).rejects.toMatchObject({
+      code: 'winrm-unreachable',
+    });
+    await conn.close();
+  });
+});

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
 import { challengeMessage, messageType, verifyAuthenticate } from './ntlm-server.ts';
@@ -54,13 +55,15 @@ export async function startFakeWinRm(options: {
   users: Record<string, string>;
   domain?: string;
   powershell: PowerShellHandler;
+  /** Listen with TLS (the 5986 listener) using this key and certificate. */
+  tls?: { key: string; cert: string };
 }): Promise<FakeWinRm> {
   const shells = new Map<string, Map<string, Command>>();
   const scripts: string[] = [];
   const requests: string[] = [];
   const ntlmState = new WeakMap<Socket, { challenge?: Buffer; user?: string }>();
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
@@ -80,7 +83,10 @@ export async function startFakeWinRm(options: {
           .end(fault('2150858778', (err as Error).message));
       }
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer(options.tls, onRequest)
+    : http.createServer(onRequest);
 
   function unauthorised(res: http.ServerResponse, extra?: string): false {
     const offers = [extra ?? 'Negotiate'];
