@@ -58,7 +58,9 @@ async function preparePayload(ctx: BuildContext, work: string): Promise<MsiPaylo
     agentExe: path.join(work, 'certagent.exe'),
     serviceHostExe: path.join(work, 'certagent-service.exe'),
     configCmd: path.join(work, 'certagent-config.cmd'),
+    installKind: path.join(work, 'install-kind'),
   };
+  fs.writeFileSync(payload.installKind, 'msi\r\n');
   fs.copyFileSync(ctx.executables.windowsAgent, payload.agentExe);
   fs.copyFileSync(CONFIG_CMD_SOURCE, payload.configCmd);
   await signAuthenticode(host, payload.serviceHostExe, signer(ctx), signOptions(ctx));

@@ -16,6 +16,8 @@ export const INSTALL_KEY = 'SOFTWARE\\certagent\\Install';
 export const INSTALL_PROPERTIES: InstallProperty[] = [
   { property: 'PROPERTY_TOKEN', registryValue: 'Token', secret: true },
   { property: 'PROPERTY_AUTOUPDATE', registryValue: 'AutoUpdate', secret: false },
+  // Not in the vendor's list: the management server URL `certagent register` needs.
+  { property: 'PROPERTY_SERVER_URL', registryValue: 'ServerUrl', secret: false },
   { property: 'PROPERTY_USE_PROXY', registryValue: 'UseProxy', secret: false },
   { property: 'PROPERTY_PROXY_PAC_URL', registryValue: 'ProxyPacUrl', secret: false },
   { property: 'PROPERTY_PROXY_HOST', registryValue: 'ProxyHost', secret: false },

@@ -12,6 +12,8 @@ export interface MsiPayload {
   agentExe: string;
   serviceHostExe: string;
   configCmd: string;
+  /** `install-kind` holding "msi": tells the agent's updater how it was installed. */
+  installKind: string;
 }
 
 export interface WxsInput {
@@ -64,6 +66,10 @@ function programFiles(p: MsiPayload, meta: ProductMetadata): string {
     component(
       'ConfigCmd',
       `<File Id="ConfigCmd" Name="certagent-config.cmd" Source="${xmlEscape(p.configCmd)}" KeyPath="yes"/>`,
+    ),
+    component(
+      'InstallKind',
+      `<File Id="InstallKind" Name="install-kind" Source="${xmlEscape(p.installKind)}" KeyPath="yes"/>`,
     ),
     component('AgentService', service),
     component(
@@ -130,7 +136,16 @@ ${programFiles(input.payload, meta)}
 </Directory></Directory>
 </Directory>
 <Feature Id="Agent" Level="1" Title="certagent">
-${['AgentExe', 'ConfigCmd', 'AgentService', 'ProductKey', 'InstallProperties', 'ConfDir', 'LogsDir']
+${[
+  'AgentExe',
+  'ConfigCmd',
+  'InstallKind',
+  'AgentService',
+  'ProductKey',
+  'InstallProperties',
+  'ConfDir',
+  'LogsDir',
+]
   .map((c) => `<ComponentRef Id="${c}"/>`)
   .join('')}
 </Feature>

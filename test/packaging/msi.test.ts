@@ -152,6 +152,7 @@ describeWithTools('MSI (wixl): tables, signature, reproducibility', TOOLS, () =>
       'certagent-config.cmd',
       'certagent-service.exe',
       'certagent.exe',
+      'install-kind',
     ]);
   });
 
@@ -230,7 +231,12 @@ describeWithTools(
       ];
       expect(await wine.msiexec(['/i', windowsPath(v1), '/qn', ...props, '/l*v', log()])).toBe(0);
 
-      for (const f of ['certagent.exe', 'certagent-service.exe', 'certagent-config.cmd']) {
+      for (const f of [
+        'certagent.exe',
+        'certagent-service.exe',
+        'certagent-config.cmd',
+        'install-kind',
+      ]) {
         expect(fs.existsSync(path.join(programFiles(), f))).toBe(true);
       }
       expect(sha256(path.join(programFiles(), 'certagent.exe'))).toBe(sha256(agentExe));

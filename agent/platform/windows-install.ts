@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import { execa } from 'execa';
+import type { Logger } from 'pino';
+import { loadAgentConfig, saveAgentConfig, setConfigValue } from '../config/agent-config.ts';
+import type { AgentFiles } from '../config/agent-files.ts';
+import { SecretBox } from '../config/secret-box.ts';
+import { loadIdentity } from '../registration/agent-identity.ts';
+
+/**
+ * Where the MSI hands its PROPERTY_* values to the agent (packaging/msi/properties.ts):
+ * one string value each under this key, written by Windows Installer as LocalSystem.
+ */
+export const INSTALL_KEY = 'HKLM\\SOFTWARE\\certagent\\Install';
+
+/** PROPERTY_AUTOUPDATE's table default: the property was not given on the command line. */
+export const AUTOUPDATE_NOT_GIVEN = 'default';
+
+/** The values the MSI left for the agent; reading and deleting them. */
+export interface InstallRegistry {
+  /** Value name -> data, or null when the key does not exist. */
+  read(): Promise<Record<string, string> | null>;
+  delete(names: string[]): Promise<void>;
+}
+
+/** Runs `reg.exe ARGS`; the default runs it on Windows, tests run it under Wine. */
+export type RegRunner = (args: string[]) => Promise<{ exitCode: number; stdout: string }>;
+
+const runReg: RegRunner = async (args) => {
+  const r = await execa('reg', args, { reject: false, windowsHide: true });
+  return { exitCode: r.exitCode ?? 1, stdout: r.stdout };
+};
+
+/** The install key through `reg query` / `reg delete`, 64-bit view, nothing native. */
+export function regExeRegistry(run: RegRunner = runReg, key = INSTALL_KEY): InstallRegistry {
+  return {
+    async read() {
+      const r = await run(['query', key, '/reg:64']);
+      return r.exitCode === 0 ? parseRegQuery(r.stdout) : null;
+    },
+    async delete(names) {
+      for (const name of names) await run(['delete', key, '/v', name, '/f', '/reg:64']);
+    },
+  };
+}
+
+/** Parses `reg query` lines (`    Name    REG_SZ    Data`) into name -> data. */
+export function parseRegQuery(output: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of output.split(/\r?\n/)) {
+    const m = /^\s{2,}(\S.*?)\s+REG_[A-Z_]+(?:\s(.*))?$/.exec(line);
+    if (m) values[m[1]] = (m[2] ?? '').trim();
+  }
+  return values;
+}
+
+/** Maps the MSI's values to `config set` keys; an empty value means "not given". */
+const PROXY_VALUES: Array<[string, string]> = [
+  ['ProxyPacUrl', 'proxy.pac-url'],
+  ['ProxyHost', 'proxy.host'],
+  ['ProxyPort', 'proxy.port'],
+  ['ProxyDomain', 'proxy.domain'],
+  ['ProxyUser', 'proxy.user'],
+  ['ProxyPassword', 'proxy.password'],
+];
+
+export interface ApplyDeps {
+  registry: InstallRegistry;
+  files: AgentFiles;
+  log: Logger;
+  /** Registers with the token (registerAgent); throws when the manager refuses or is down. */
+  register(token: string, server: string): Promise<void>;
+}
+
+export type ApplyOutcome = 'nothing' | 'applied' | 'registered' | 'registration-failed';
+
+/**
+ * Applies what a silent MSI install was given, on the agent's first start after it:
+ * auto-update and proxy into conf/agent.json (the password sealed), then registration with
+ * the token. Values given empty or not at all leave the configuration as it is, which is
+ * what keeps settings across an upgrade run without properties. Every value is deleted
+ * once applied; the token only after registration succeeded, so a manager that is down
+ * is retried on the next start instead of losing the token.
+ */
+export async function applyInstallProperties(deps: ApplyDeps): Promise<ApplyOutcome> {
+  const values = await deps.registry.read();
+  if (!values || Object.keys(values).length === 0) return 'nothing';
+
+  const fresh = !fs.existsSync(deps.files.config);
+  const config = loadAgentConfig(deps.files.config);
+  const box = () => SecretBox.open(deps.files.secretKey);
+  const autoUpdate = values.AutoUpdate;
+  if (autoUpdate !== undefined && (autoUpdate !== AUTOUPDATE_NOT_GIVEN || fresh)) {
+    config.autoUpdate = autoUpdate !== '';
+  }
+
+  if (values.UseProxy === '1' || values.ProxyHost || values.ProxyPacUrl) {
+    for (const [name, key] of PROXY_VALUES) {
+      if (values[name]) setConfigValue(config, key, values[name], box);
+    }
+  }
+  if (values.ServerUrl) config.server = values.ServerUrl;
+  saveAgentConfig(deps.files.config, config);
+  deps.log.info(
+    { autoUpdate: config.autoUpdate, proxy: Boolean(config.proxy.host || config.proxy.pacUrl) },
+    'applied the installer properties',
+  );
+
+  const applied = Object.keys(values).filter((v) => v !== 'Token');
+  await deps.registry.delete(applied);
+  if (!values.Token) return 'applied';
+  return registerWithToken(deps, values.Token, config.server);
+}
+
+async function registerWithToken(
+  deps: ApplyDeps,
+  token: string,
+  server: string | undefined,
+): Promise<ApplyOutcome> {
+  if (loadIdentity(deps.files)) {
+    // A reinstall or upgrade given a token again: the identity stands, the token is dropped.
+    await deps.registry.delete(['Token']);
+    deps.log.info('already registered; the installer token was removed unused');
+    return 'applied';
+  }
+  if (!server) {
+    deps.log.error(
+      { key: INSTALL_KEY },
+      'installer gave a token but no server URL: reinstall with PROPERTY_SERVER_URL or run certagent register --server URL',
+    );
+    return 'registration-failed';
+  }
+  try {
+    await deps.register(token, server);
+  } catch (err) {
+    deps.log.error(
+      { err, server },
+      'registration with the installer token failed; retried at next start',
+    );
+    return 'registration-failed';
+  }
+  await deps.registry.delete(['Token']);
+  deps.log.info({ server }, 'registered with the installer token; token removed from the registry');
+  return 'registered';
+}
