@@ -25,6 +25,11 @@ export interface AptPublishOptions {
   keys: ReleaseKeys;
   /** Versions kept per package (0 keeps all). */
   keep: number;
+  /**
+   * Pool files already placed for another codename in this run, by pool path: the same
+   * .deb is hard-linked into every repository instead of copied six times.
+   */
+  placed?: Map<string, string>;
 }
 
 /** Builds `apt-<codename>/` in the new generation: pool, Packages, signed Release. */
@@ -34,7 +39,7 @@ export async function publishAptRepository(o: AptPublishOptions): Promise<PoolEn
   fs.mkdirSync(path.join(repoDir, 'pool'), { recursive: true });
   if (previousRepo) placeTree(path.join(previousRepo, 'pool'), path.join(repoDir, 'pool'));
 
-  for (const deb of o.debs) await addToPool(repoDir, deb);
+  for (const deb of o.debs) await addToPool(repoDir, deb, o.placed ?? new Map());
   const entries = applyRetention(repoDir, await scanPool(repoDir), o.keep);
 
   const distDir = path.join(repoDir, 'dists', o.codename);
@@ -47,13 +52,19 @@ export async function publishAptRepository(o: AptPublishOptions): Promise<PoolEn
   return entries;
 }
 
-async function addToPool(repoDir: string, deb: string): Promise<void> {
+async function addToPool(repoDir: string, deb: string, placed: Map<string, string>): Promise<void> {
   const control = await readDebControl(deb);
   const target = path.join(repoDir, poolPath(control));
   if (!fs.existsSync(target)) {
+    const sibling = placed.get(`${deb}\0${poolPath(control)}`);
+    if (sibling) {
+      placeFile(sibling, target);
+      return;
+    }
     fs.mkdirSync(path.dirname(target), { recursive: true });
     // A copy, not a link: dist/ is rewritten by the next build, the pool must not change.
     fs.copyFileSync(deb, target);
+    placed.set(`${deb}\0${poolPath(control)}`, target);
     return;
   }
 

@@ -8,8 +8,23 @@ export interface FileDigest {
   sha256: string;
 }
 
+// Published files are never modified in place and pools share them by hard link, so one
+// digest per inode serves every codename's repository within a publish run.
+const byInode = new Map<string, Promise<FileDigest>>();
+
 /** Size and the digests APT, DNF and our manifests quote, from one read of the file. */
-export async function digestFile(file: string): Promise<FileDigest> {
+export function digestFile(file: string): Promise<FileDigest> {
+  const st = fs.statSync(file);
+  const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  let digest = byInode.get(key);
+  if (!digest) {
+    digest = readDigests(file);
+    byInode.set(key, digest);
+  }
+  return digest;
+}
+
+async function readDigests(file: string): Promise<FileDigest> {
   const hashes = ['md5', 'sha1', 'sha256'].map((a) => crypto.createHash(a));
   let size = 0;
   for await (const chunk of fs.createReadStream(file)) {

@@ -80,9 +80,10 @@ async function buildGeneration(
   await writeKeyFiles(gen.buildDir, o.keys);
 
   let debVersions: string[] = [];
+  const placed = new Map<string, string>();
   for (const codename of o.codenames ?? APT_CODENAMES) {
     step(`apt repository apt-${codename}`);
-    const entries = await publishAptRepository({ ...base, codename, debs: artifacts.debs });
+    const entries = await publishAptRepository({ ...base, codename, debs: artifacts.debs, placed });
     debVersions = entries.map((e) => e.control.version);
   }
 

@@ -73,6 +73,13 @@ describeWithTools('publish: the signed site tree', TOOLS, () => {
     }
   });
 
+  it('shares one copy of a .deb between the codenames (hard links)', () => {
+    const pool = (c: string) =>
+      path.join(site, `apt-${c}/pool/main/c/certagent/certagent_1.2.0_amd64.deb`);
+    const inodes = new Set(CODENAMES.map((c) => fs.statSync(pool(c)).ino));
+    expect(inodes.size).toBe(1);
+  });
+
   it('publishes an armoured key apt can dearmor, with its fingerprint beside it', async () => {
     const armored = fs.readFileSync(path.join(site, 'linux/apt-sign.gpg'), 'utf8');
     expect(armored).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----/);
