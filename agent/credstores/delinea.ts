@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { OperationalError, UsageError } from '../cli/errors.ts';
 import { toCredential, type Credential, type SecretFields } from './credential.ts';
 import type { CredentialStore, StoreDefinition, StoreDeps } from './store.ts';
@@ -54,20 +55,33 @@ export class DelineaStore implements CredentialStore {
   }
 
   async getCredential(ref: string): Promise<Credential> {
-    const items = await this.fetchItems(ref);
-    if (items.some((i) => i.slug === 'private-key' && i.isFile)) {
-      // TODO: file fields (an uploaded private key) would have to be downloaded from
-      // /api/v1/secrets/{id}/fields/private-key into a 0600 file; not done yet.
-      const hasPassword = items.some((i) => i.slug === 'password' && i.itemValue);
-      if (!hasPassword) {
-        throw new OperationalError(
-          `delinea store "${this.name}": secret "${ref}" keeps its private key as an attached ` +
-            'file, which the agent cannot use yet; add a "private-key-path" field instead',
-          'credstore-unsupported',
-        );
-      }
+    const { id, items } = await this.fetchSecret(ref);
+    const fields = mapFields(items);
+    const keyFile = items.find((i) => i.slug === 'private-key' && i.isFile);
+    if (keyFile && !fields.password && !fields.private_key_path) {
+      fields.private_key_path = await this.downloadKey(id, ref);
     }
-    return toCredential(this.name, ref, mapFields(items));
+    return toCredential(this.name, ref, fields);
+  }
+
+  /**
+   * An SSH key template keeps the key as an attached file; the installers need a path, so
+   * it is written to conf/keys/ (0700) as a 0600 file, rewritten on every fetch. The key
+   * is then on disk in clear like any key named by private_key_path.
+   */
+  private async downloadKey(id: number, ref: string): Promise<string> {
+    const url = new URL(`api/v1/secrets/${id}/fields/private-key`, this.base);
+    const res = await this.authorized(url);
+    if (res.status !== 200 || typeof res.body !== 'string' || !res.body.includes('PRIVATE KEY')) {
+      throw this.apiError(res, `downloading the private key of secret "${ref}"`);
+    }
+    const dir = path.join(this.deps.confDir, 'keys');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `delinea-${this.name}-${id}.key`);
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, res.body, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+    return file;
   }
 
   async check(): Promise<void> {
@@ -78,7 +92,7 @@ export class DelineaStore implements CredentialStore {
     await this.http.close();
   }
 
-  private async fetchItems(ref: string): Promise<DelineaItem[]> {
+  private async fetchSecret(ref: string): Promise<{ id: number; items: DelineaItem[] }> {
     const url = this.secretUrl(ref);
     let res = await this.authorized(url);
     if (res.status === 401) {
@@ -87,15 +101,16 @@ export class DelineaStore implements CredentialStore {
       res = await this.authorized(url);
     }
     if (res.status !== 200) throw this.apiError(res, `reading secret "${ref}"`);
-    const items = (res.body as { items?: DelineaItem[] } | undefined)?.items;
-    if (!Array.isArray(items)) {
+    const body = res.body as { id?: number; items?: DelineaItem[] } | undefined;
+    const items = body?.items;
+    if (!Array.isArray(items) || typeof body?.id !== 'number') {
       throw new OperationalError(
         `delinea store "${this.name}": the answer for "${ref}" has no items; is ` +
           `${this.base.origin} a Secret Server?`,
         'credstore-protocol',
       );
     }
-    return items;
+    return { id: body.id, items };
   }
 
   /** A numeric reference is a secret id; anything else is a folder path and name. */

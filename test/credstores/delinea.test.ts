@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DelineaStore } from '../../agent/credstores/delinea.ts';
 import { startFakeDelinea, type FakeDelinea } from '../fakes/delinea/server.ts';
@@ -42,6 +44,28 @@ describe('delinea secret server store', () => {
             },
           ],
         },
+        {
+          id: 15,
+          name: 'ssh-key',
+          folderPath: '\\Servers',
+          items: [
+            { slug: 'username', fieldName: 'Username', itemValue: 'ops' },
+            {
+              slug: 'private-key',
+              fieldName: 'Private Key',
+              itemValue: '',
+              isFile: true,
+              fileContent:
+                '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n',
+            },
+            {
+              slug: 'private-key-passphrase',
+              fieldName: 'Passphrase',
+              itemValue: 'kp',
+              isPassword: true,
+            },
+          ],
+        },
         { id: 13, name: 'secret-of-others', folderPath: '\\HR', items: [] },
         {
           id: 14,
@@ -76,6 +100,27 @@ describe('delinea secret server store', () => {
       privateKeyPath: '/keys/id',
       passPhrase: 'pp',
     });
+    await s.close();
+  });
+
+  it('writes an attached private key to a 0600 file and returns its path', async () => {
+    const deps = makeDeps();
+    const s = new DelineaStore(
+      definition(
+        'delinea',
+        { url: ss.url, username: 'svc-certagent' },
+        { password: 'Ss-Pa55word' },
+      ),
+      deps,
+    );
+    const cred = await s.getCredential('15');
+    expect(cred).toMatchObject({ username: 'ops', passPhrase: 'kp' });
+    expect(cred.privateKeyPath).toBe(
+      path.join(deps.confDir, 'keys', 'delinea-delinea-test-15.key'),
+    );
+    expect(fs.readFileSync(cred.privateKeyPath!, 'utf8')).toContain('BEGIN OPENSSH PRIVATE KEY');
+    expect(fs.statSync(cred.privateKeyPath!).mode & 0o777).toBe(0o600);
+    expect(ss.requests.at(-1)).toBe('GET /api/v1/secrets/15/fields/private-key');
     await s.close();
   });
 

@@ -18,6 +18,8 @@ export interface FakeSecret {
     itemValue: string;
     isPassword?: boolean;
     isFile?: boolean;
+    /** For file fields: the attached file, served only by the field endpoint. */
+    fileContent?: string;
   }>;
 }
 
@@ -100,6 +102,17 @@ export async function startFakeDelinea(options: FakeDelineaOptions): Promise<Fak
           message: 'Authentication failed or expired token',
         });
       }
+      const field = /^\/api\/v1\/secrets\/(\d+)\/fields\/([a-z-]+)$/.exec(url.pathname);
+      if (req.method === 'GET' && field) {
+        const owner = options.secrets.find((s) => s.id === Number(field[1]));
+        const item = owner?.items.find((i) => i.slug === field[2]);
+        if (!owner || !item || options.denied?.includes(owner.id)) {
+          return send(400, { errorCode: 'API_AccessDenied', message: 'Access Denied' });
+        }
+        // Field values come back raw (a file's content for file fields).
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        return res.end(item.fileContent ?? item.itemValue);
+      }
       const match = /^\/api\/v1\/secrets\/(\d+)$/.exec(url.pathname);
       if (req.method !== 'GET' || !match)
         return send(404, { message: 'No HTTP resource was found' });
@@ -114,7 +127,10 @@ export async function startFakeDelinea(options: FakeDelineaOptions): Promise<Fak
       if (!secret || options.denied?.includes(secret.id)) {
         return send(400, { errorCode: 'API_AccessDenied', message: 'Access Denied' });
       }
-      send(200, { id: secret.id, name: secret.name, folderId: 7, items: secret.items });
+      const items = secret.items.map(({ fileContent, ...item }) =>
+        fileContent === undefined ? item : { ...item, itemValue: '', fileAttachmentId: 42 },
+      );
+      send(200, { id: secret.id, name: secret.name, folderId: 7, items });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
