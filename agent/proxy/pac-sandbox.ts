@@ -51,7 +51,8 @@ function timeRange() { var args = Array.prototype.slice.call(arguments); var gmt
   if (args.length === 2) return n.h >= args[0] && n.h < args[1];
   if (args.length === 4) { var s = args[0] * 60 + args[1], e = args[2] * 60 + args[3]; return cur >= s && cur < e; }
   return false; }
-// TODO: dateRange only answers false; no PAC file seen in the field relies on it for proxies.
+// TODO: dateRange is not implemented and always answers false, so a PAC file that picks a
+// proxy by date takes its other branch.
 function dateRange() { return false; }
 function alert() {}
 `;
