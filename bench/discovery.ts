@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execaSync } from 'execa';
-import { bundleAgentForBench } from './agent-bundle.ts';
+import { bundleAgent } from '../packaging/sea/bundle.ts';
 import { makeCert } from '../test/support/certs.ts';
 import { freePorts, startNginx, type NginxServer } from '../test/support/nginx.ts';
 import { runBareLoop, runCertagent, runNmap, type RunResult, type ScanRequest } from './runners.ts';
@@ -56,7 +56,10 @@ async function main(): Promise<number> {
     // The bundle the single executable is built from: what customers run, without the
     // TypeScript loader a checkout uses.
     log('bundling the agent with esbuild');
-    const agent = await bundleAgentForBench(path.join(dir, 'certagent.mjs'));
+    const agent = await bundleAgent(path.join(dir, 'certagent.cjs'), {
+      commit: 'bench',
+      date: '1970-01-01',
+    });
     nginx = await startBenchNginx(dir, tlsPorts);
     const checks = [
       ...(await handshakeRates(agent, tlsPorts, closedPorts[0]!)),
