@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { OperationalError, UsageError } from '../cli/errors.ts';
 import { toCredential, type Credential } from './credential.ts';
+import { looksLikePrivateKey, writeKeyFile } from './key-file.ts';
 import type { CredentialStore, StoreDefinition, StoreDeps, StoreTlsOptions } from './store.ts';
 import { bodySummary, StoreHttp, type StoreResponse } from './store-http.ts';
 
@@ -51,7 +52,7 @@ export class CyberArkStore implements CredentialStore {
 
   constructor(
     private readonly def: StoreDefinition,
-    deps: StoreDeps,
+    private readonly deps: StoreDeps,
   ) {
     this.name = def.name;
     const s = def.settings;
@@ -75,12 +76,12 @@ export class CyberArkStore implements CredentialStore {
 
   async getCredential(ref: string): Promise<Credential> {
     const account = await this.fetchAccount(ref);
-    // CCP returns the password in Content; SSH-key accounts would need the key written to
-    // a 0600 file to become a private_key_path. TODO: not supported yet, treated as password.
-    return toCredential(this.name, ref, {
-      username: account.UserName,
-      password: account.Content,
-    });
+    // CCP returns the secret in Content: a password, or the key of an SSH-key account.
+    if (looksLikePrivateKey(account.Content)) {
+      const file = writeKeyFile(this.deps.confDir, `cyberark-${this.name}`, ref, account.Content);
+      return toCredential(this.name, ref, { username: account.UserName, private_key_path: file });
+    }
+    return toCredential(this.name, ref, { username: account.UserName, password: account.Content });
   }
 
   /** Reachability check: any answer from the provider (even "not found") proves it is up. */

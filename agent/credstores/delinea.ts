@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { OperationalError, UsageError } from '../cli/errors.ts';
 import { toCredential, type Credential, type SecretFields } from './credential.ts';
+import { looksLikePrivateKey, writeKeyFile } from './key-file.ts';
 import type { CredentialStore, StoreDefinition, StoreDeps } from './store.ts';
 import { bodySummary, StoreHttp, type StoreResponse } from './store-http.ts';
 
@@ -64,24 +64,15 @@ export class DelineaStore implements CredentialStore {
     return toCredential(this.name, ref, fields);
   }
 
-  /**
-   * An SSH key template keeps the key as an attached file; the installers need a path, so
-   * it is written to conf/keys/ (0700) as a 0600 file, rewritten on every fetch. The key
-   * is then on disk in clear like any key named by private_key_path.
-   */
+  // An SSH key template keeps the key as an attached file, fetched by its field slug.
   private async downloadKey(id: number, ref: string): Promise<string> {
     const url = new URL(`api/v1/secrets/${id}/fields/private-key`, this.base);
     const res = await this.authorized(url);
-    if (res.status !== 200 || typeof res.body !== 'string' || !res.body.includes('PRIVATE KEY')) {
+    const pem = typeof res.body === 'string' ? res.body : undefined;
+    if (res.status !== 200 || !looksLikePrivateKey(pem)) {
       throw this.apiError(res, `downloading the private key of secret "${ref}"`);
     }
-    const dir = path.join(this.deps.confDir, 'keys');
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `delinea-${this.name}-${id}.key`);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, res.body, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-    return file;
+    return writeKeyFile(this.deps.confDir, `delinea-${this.name}`, String(id), pem);
   }
 
   async check(): Promise<void> {

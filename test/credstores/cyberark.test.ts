@@ -33,6 +33,13 @@ describeWithTools('cyberark central credential provider store', ['openssl'], () 
         },
         {
           Safe: 'Linux',
+          Folder: 'Keys',
+          Name: 'web1-ssh',
+          UserName: 'ops',
+          Content: '-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n',
+        },
+        {
+          Safe: 'Linux',
           Folder: 'Root',
           Name: 'dup-a',
           UserName: 'dup',
@@ -87,6 +94,15 @@ describeWithTools('cyberark central credential provider store', ['openssl'], () 
       query: { AppID: 'certagent', Safe: 'Linux', Folder: 'Root', Object: 'web1-root' },
       clientCn: 'certagent-client',
     });
+    await s.close();
+  });
+
+  it('turns an SSH-key account into a 0600 key file', async () => {
+    const s = store();
+    const cred = await s.getCredential('Safe=Linux;Folder=Keys;Object=web1-ssh');
+    expect(cred).toMatchObject({ username: 'ops', password: undefined });
+    expect(fs.readFileSync(cred.privateKeyPath!, 'utf8')).toContain('BEGIN RSA PRIVATE KEY');
+    expect(fs.statSync(cred.privateKeyPath!).mode & 0o777).toBe(0o600);
     await s.close();
   });
 
