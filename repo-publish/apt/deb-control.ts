@@ -22,7 +22,9 @@ export async function readDebControl(file: string): Promise<DebControl> {
     );
   }
 
-  const stanza = res.stdout.endsWith('\n') ? res.stdout : `${res.stdout}\n`;
+  const stanza = withoutRepositoryFields(
+    res.stdout.endsWith('\n') ? res.stdout : `${res.stdout}\n`,
+  );
   const field = (name: string) => new RegExp(`^${name}: *(.+)$`, 'mi').exec(stanza)?.[1]?.trim();
   const [pkg, version, architecture] = [field('Package'), field('Version'), field('Architecture')];
   if (!pkg || !version || !architecture) {
@@ -31,7 +33,42 @@ export async function readDebControl(file: string): Promise<DebControl> {
       'deb_control',
     );
   }
+  assertPolicyNames(file, pkg, version, architecture);
   return { package: pkg, version, architecture, stanza };
+}
+
+// Debian policy 5.6.1, 5.6.12 and the architecture names: anything else could steer the
+// pool path (`pool/main/<p>/<package>/...`) out of the repository.
+const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const VERSION = /^(\d+:)?[0-9][A-Za-z0-9.+~-]*$/;
+const ARCH = /^[a-z0-9][a-z0-9-]*$/;
+
+function assertPolicyNames(file: string, pkg: string, version: string, arch: string): void {
+  if (NAME.test(pkg) && VERSION.test(version) && ARCH.test(arch)) return;
+  throw new OperationalError(
+    `${file} declares Package "${pkg}", Version "${version}", Architecture "${arch}", ` +
+      'which Debian policy does not allow; refusing to publish it. Rebuild the package.',
+    'deb_control',
+  );
+}
+
+/**
+ * The index supplies where the file is and its hashes; a package that declares such fields
+ * itself would otherwise put a second, forged Filename or SHA256 into Packages.
+ */
+function withoutRepositoryFields(stanza: string): string {
+  const reserved = /^(Filename|Size|MD5sum|SHA1|SHA256|SHA512|Description-md5):/i;
+  const out: string[] = [];
+  let skipping = false;
+  for (const line of stanza.split('\n')) {
+    if (/^\s/.test(line) && line !== '') {
+      if (!skipping) out.push(line);
+      continue;
+    }
+    skipping = reserved.test(line);
+    if (!skipping) out.push(line);
+  }
+  return out.join('\n');
 }
 
 /** Pool path Debian-style: pool/main/<first letter>/<package>/<package>_<ver>_<arch>.deb. */

@@ -10,6 +10,7 @@ import type { ReleaseKeys } from '../../repo-publish/keys/index.ts';
 import { currentSequence } from '../../repo-publish/site/generations.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { makeDist, makeKeys, publish, realPath, serve } from './support/site-fixture.ts';
+import { buildHostileDeb } from './support/tiny-packages.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TOOLS = ['dpkg-deb', 'rpmbuild', 'rpmsign', 'createrepo_c', 'gpg', 'gpgv', 'xz', 'sha256sum'];
@@ -261,6 +262,44 @@ describeWithTools('publish: incremental, atomic, retention', TOOLS, () => {
 
     expect(packagesOf(site)).toBe(served);
     expect(currentSequence(site)).toBe(1);
+  });
+
+  it('refuses a .deb whose name would steer its pool path out of the repository', async () => {
+    const site = path.join(work, 'hostile-name');
+    const dist = await makeDist(work, '0.0.1', []);
+    await buildHostileDeb(dist, 'certagent_0.0.1_amd64.deb', [
+      'Package: ../../../escape',
+      'Version: 0.0.1',
+      'Architecture: amd64',
+      'Maintainer: x <x@certagent.invalid>',
+      'Description: hostile',
+    ]);
+    await expect(publish(dist, site, keys, only)).rejects.toThrow(
+      /Package "\.\.\/\.\.\/\.\.\/escape".*Debian policy/,
+    );
+    expect(fs.existsSync(path.join(work, 'escape'))).toBe(false);
+    expect(currentSequence(site)).toBeNull();
+  });
+
+  it('indexes its own Filename and hashes, never those a package declares', async () => {
+    const site = path.join(work, 'hostile-fields');
+    const dist = await makeDist(work, '0.0.1', []);
+    await buildHostileDeb(dist, 'certagent_0.0.1_amd64.deb', [
+      'Package: certagent',
+      'Version: 0.0.1',
+      'Architecture: amd64',
+      'Maintainer: x <x@certagent.invalid>',
+      'Filename: pool/main/e/evil/evil.deb',
+      `SHA256: ${'0'.repeat(64)}`,
+      'Description: forged fields',
+    ]);
+    await publish(dist, site, keys, only);
+
+    const packages = packagesOf(site);
+    expect(packages.match(/^Filename:/gm)).toHaveLength(1);
+    expect(packages.match(/^SHA256:/gm)).toHaveLength(1);
+    expect(packages).toMatch(/^Filename: pool\/main\/c\/certagent\/certagent_0\.0\.1_amd64\.deb$/m);
+    expect(packages).not.toContain('0'.repeat(64));
   });
 
   it('keeps two previous generations for readers mid-download, and no more', async () => {

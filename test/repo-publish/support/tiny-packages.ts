@@ -79,3 +79,21 @@ export async function buildTinyRpm(outDir: string, version: string): Promise<str
   fs.rmSync(top, { recursive: true, force: true });
   return out;
 }
+
+/**
+ * A .deb with a control file of our choosing, built with `--nocheck` so dpkg-deb lets
+ * through what a hostile or broken build could produce.
+ */
+export async function buildHostileDeb(
+  outDir: string,
+  name: string,
+  control: string[],
+): Promise<string> {
+  const root = fs.mkdtempSync(path.join(outDir, 'hostile-'));
+  fs.mkdirSync(path.join(root, 'DEBIAN'));
+  fs.writeFileSync(path.join(root, 'DEBIAN/control'), `${control.join('\n')}\n`);
+  const out = path.join(outDir, name);
+  await execa('dpkg-deb', ['--nocheck', '--root-owner-group', '-Zgzip', '--build', root, out]);
+  fs.rmSync(root, { recursive: true, force: true });
+  return out;
+}
