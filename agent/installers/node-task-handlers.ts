@@ -19,7 +19,7 @@ import type { Site } from '../nodes/site.ts';
 import { defaultSubject, installOnFileServer } from '../installers/file-installer.ts';
 import { installOnF5 } from './f5-installer.ts';
 import { installOnIis, requestIisCsr } from './iis-installer.ts';
-import type { InstallResult } from './install-result.ts';
+import { StepError, type InstallResult } from './install-result.ts';
 import { createKeyRequest, type CertificateSubject } from './key-request.ts';
 import type { CertificateSigner } from './signer.ts';
 
@@ -68,10 +68,13 @@ async function sitesOf(node: NodeHandle, spec: NodeSpec): Promise<Site[]> {
 }
 
 async function findSite(node: NodeHandle, spec: NodeSpec, siteId: string): Promise<Site> {
-  const sites = await sitesOf(node, spec);
+  const sites = await sitesOf(node, spec).catch((err: Error) => {
+    throw new StepError('discover', err.message, { cause: err });
+  });
   const site = sites.find((s) => s.id === siteId);
   if (!site) {
-    throw new Error(
+    throw new StepError(
+      'discover',
       `node ${spec.name} serves no site "${siteId}" now; found: ${sites.map((s) => s.id).join(', ') || 'none'}. Run "nodes discover" again`,
     );
   }
@@ -111,11 +114,12 @@ async function runNodeInstall(task: TaskMessage, ctx: Ctx): Promise<void> {
     });
     ctx.emit([{ type: 'csr', installId: p.installId, csr } satisfies NodeResultItem]);
   } catch (err) {
+    const step = err instanceof StepError ? err.step : 'key-request';
     const result: Partial<InstallResult> = {
       siteId: p.siteId,
       status: 'failed',
       fingerprint: null,
-      error: { step: 'key-request', message: (err as Error).message, rolledBack: true },
+      error: { step, message: (err as Error).message, rolledBack: true },
     };
     ctx.emit([{ type: 'installed', installId: p.installId, result } satisfies NodeResultItem]);
   }
@@ -174,7 +178,11 @@ async function runNodeInstallFinish(task: TaskMessage, ctx: Ctx): Promise<void> 
       fingerprint: null,
       previousFingerprint: null,
       backups: [],
-      error: { step: 'discover', message: (err as Error).message, rolledBack: true },
+      error: {
+        step: err instanceof StepError ? err.step : 'discover',
+        message: (err as Error).message,
+        rolledBack: true,
+      },
     };
   } finally {
     fs.rmSync(pendingKeyFile(p.installId), { force: true });

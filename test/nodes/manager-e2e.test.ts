@@ -213,6 +213,33 @@ describeWithTools('nodes and installations end to end through the manager', tool
     expect(await sClientFingerprint(port, 'shop.test')).toBe(list[1]!.fingerprint);
   });
 
+  it('reports a failed installation with its step, and the old certificate stays served', async () => {
+    const served = await sClientFingerprint(port, 'shop.test');
+    const broken = path.join(nginx.dir, 'sites-enabled', 'zz-broken.conf');
+    fs.writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; not_a_directive; }\n');
+    try {
+      await cli(['install', 'add', '--node', 'web1', '--site', `nginx:shop.test:${port}`]);
+      const list = await waitFor(
+        'failed installation',
+        async () => {
+          const l = await json<Array<{ state: string; error: string | null }>>([
+            'installs',
+            'list',
+          ]);
+          return l.length === 3 && ['installed', 'failed'].includes(l[2]!.state) ? l : undefined;
+        },
+        90_000,
+      );
+      expect(list[2]!.state).toBe('failed');
+      // The agent looks at the node again before making a key: a configuration that no
+      // longer passes stops the installation before anything is touched.
+      expect(list[2]!.error).toMatch(/^discover: .*unknown directive "not_a_directive"/);
+    } finally {
+      fs.rmSync(broken);
+    }
+    expect(await sClientFingerprint(port, 'shop.test')).toBe(served);
+  });
+
   it('refuses an install for a site the node does not have', async () => {
     const res = await managerMain([
       'install',
@@ -228,7 +255,7 @@ describeWithTools('nodes and installations end to end through the manager', tool
     expect(res.stderr).toMatch(/has no site "nginx:nope:1"/);
   });
 
-  it('writes the SSH password to no log, task result or database row', async () => {
+  it('writes the SSH password and no private key to any log, task result or database row', async () => {
     const files = [
       ...fs.readdirSync(path.join(baseDir, 'logs')).map((f) => path.join(baseDir, 'logs', f)),
       ...fs
@@ -236,6 +263,11 @@ describeWithTools('nodes and installations end to end through the manager', tool
         .map((f) => path.join(manager.dataDir, String(f))),
     ].filter((f) => fs.statSync(f).isFile());
     expect(files.length).toBeGreaterThan(1);
-    for (const f of files) expect(fs.readFileSync(f).includes(user.password), f).toBe(false);
+    for (const f of files) {
+      expect(fs.readFileSync(f).includes(user.password), f).toBe(false);
+      // The CA's own key file is the one place a private key belongs.
+      if (/\.(log|db|db-wal)$|\.log\./.test(f))
+        expect(fs.readFileSync(f).includes('PRIVATE KEY'), f).toBe(false);
+    }
   });
 });
