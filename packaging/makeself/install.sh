@@ -7,6 +7,8 @@
 # line: the token and proxy password are read from files or prompts, and handed to
 # certagent through a 0600 file.
 set -eu
+# makeself runs us under umask 077; installed programs and directories must be readable.
+umask 022
 
 VERSION="$(cat ./VERSION)"
 PREFIX=/opt/certagent

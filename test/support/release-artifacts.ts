@@ -12,6 +12,9 @@ export interface BuiltArtifacts {
   distDir: string;
   /** Artifact paths per format (`sea`, `deb`, `rpm`, `bin`, `msi`, `oci`). */
   files: Record<string, string[]>;
+  /** The commit and SOURCE_DATE_EPOCH the artifacts were built from. */
+  commit: string;
+  sourceDateEpoch: number;
 }
 
 /**
@@ -21,15 +24,21 @@ export interface BuiltArtifacts {
  * `npm run release` (scripts/release.ts), with SOURCE_DATE_EPOCH from the last commit.
  */
 export async function ensureArtifacts(formats: string[]): Promise<BuiltArtifacts> {
-  const distDir = path.join(CACHE, await sourceKey());
+  const source = await sourceState();
+  const distDir = path.join(CACHE, source.key);
   fs.mkdirSync(distDir, { recursive: true });
   const args = ['sh', '-c', BUILD_SCRIPT, 'sh', distDir, formats.join(',')];
   await execa('flock', [path.join(distDir, '.lock'), ...args], {
     cwd: REPO,
     timeout: 1_500_000,
-    env: { CI: process.env.CI ?? '' },
+    env: { CI: process.env.CI ?? '', SOURCE_DATE_EPOCH: String(source.sourceDateEpoch) },
   });
-  return { distDir, files: readManifest(distDir, formats) };
+  return {
+    distDir,
+    files: readManifest(distDir, formats),
+    commit: source.commit,
+    sourceDateEpoch: source.sourceDateEpoch,
+  };
 }
 
 // Runs under the lock: builds the formats of $2 that $1 does not hold yet, one release
@@ -79,7 +88,7 @@ const BUILD_INPUTS = [
 
 // Commit plus every uncommitted change to the build inputs (tracked diffs and untracked
 // files), so a test never uses artifacts built from other sources than it runs with.
-async function sourceKey(): Promise<string> {
+async function sourceState(): Promise<{ key: string; commit: string; sourceDateEpoch: number }> {
   const git = (args: string[]) => execa('git', args, { cwd: REPO, reject: false });
   const head = (await git(['rev-parse', 'HEAD'])).stdout.trim();
   const diff = await git(['diff', 'HEAD', '--binary', '--', ...BUILD_INPUTS]);
@@ -93,5 +102,7 @@ async function sourceKey(): Promise<string> {
       hash.update(fs.readFileSync(path.join(REPO, file)));
     }
   }
-  return `${head.slice(0, 12)}-${hash.digest('hex').slice(0, 12)}`;
+  const epoch = Number((await git(['log', '-1', '--format=%ct'])).stdout.trim());
+  const key = `${head.slice(0, 12)}-${hash.digest('hex').slice(0, 12)}`;
+  return { key, commit: head, sourceDateEpoch: epoch };
 }
