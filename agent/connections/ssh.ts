@@ -158,8 +158,17 @@ function connectClient(target: SshTarget & { port: number }): Promise<Client> {
   };
 
   return new Promise((resolve, reject) => {
-    client.once('ready', () => resolve(client));
-    client.once('error', (err: Error & { level?: string }) => {
+    let settled = false;
+    client.once('ready', () => {
+      settled = true;
+      resolve(client);
+    });
+    // Kept for the connection's life: ssh2 emits more errors (a dropped link, the end of a
+    // half-open handshake) and an unheard one would take the whole agent down. After the
+    // handshake each command reports its own failure.
+    client.on('error', (err: Error & { level?: string }) => {
+      if (settled) return;
+      settled = true;
       client.end();
       if (mismatch) {
         reject(
