@@ -142,6 +142,8 @@ async function runNodeInstallFinish(task: TaskMessage, ctx: Ctx): Promise<void> 
           site,
           signer,
           subject,
+          // The node made the CSR in the first task and the CA already signed it; the
+          // fixed signer ignores this value, which only skips a second certreq -new.
           csrPem: 'issued',
           logger: ctx.log,
         });
