@@ -50,14 +50,17 @@ export function currentSequence(siteDir: string): number | null {
 
 /** Moves the finished tree into place and points every public name at it. */
 export function activateGeneration(siteDir: string, gen: Generation): string {
+  // Checksums last: a reader who sees the new SHA256SUMS finds every file it lists.
+  const entries = fs.readdirSync(gen.buildDir).sort((a, b) => checksumLast(a) - checksumLast(b));
+  // Every name is checked before any is swapped, so a refusal leaves the site untouched.
+  for (const name of entries) assertManaged(siteDir, name);
+
   const root = path.join(siteDir, GENERATIONS_DIR);
   const finalDir = path.join(root, seqName(gen.sequence));
   fs.renameSync(gen.buildDir, finalDir);
-
-  // Checksums last: a reader who sees the new SHA256SUMS finds every file it lists.
-  const entries = fs.readdirSync(finalDir).sort((a, b) => checksumLast(a) - checksumLast(b));
-  for (const name of entries)
+  for (const name of entries) {
     swapLink(siteDir, name, path.join(GENERATIONS_DIR, seqName(gen.sequence), name));
+  }
   removeStaleLinks(siteDir, new Set(entries));
 
   swapLink(root, CURRENT_LINK, seqName(gen.sequence));
@@ -65,7 +68,7 @@ export function activateGeneration(siteDir: string, gen: Generation): string {
   return finalDir;
 }
 
-function swapLink(dir: string, name: string, target: string): void {
+function assertManaged(dir: string, name: string): void {
   const link = path.join(dir, name);
   const existing = fs.lstatSync(link, { throwIfNoEntry: false });
   if (existing && !existing.isSymbolicLink()) {
@@ -75,11 +78,14 @@ function swapLink(dir: string, name: string, target: string): void {
       'publish_site_layout',
     );
   }
+}
 
+function swapLink(dir: string, name: string, target: string): void {
+  assertManaged(dir, name);
   const temp = path.join(dir, `.${name}.swap-${process.pid}`);
   fs.rmSync(temp, { force: true });
   fs.symlinkSync(target, temp);
-  fs.renameSync(temp, link);
+  fs.renameSync(temp, path.join(dir, name));
 }
 
 function removeStaleLinks(siteDir: string, keep: Set<string>): void {

@@ -315,12 +315,14 @@ describeWithTools('publish: incremental, atomic, retention', TOOLS, () => {
     ]);
   });
 
-  it('refuses a site directory it does not manage', async () => {
+  it('refuses a site directory it does not manage, and swaps nothing', async () => {
     const site = path.join(work, 'foreign');
     fs.mkdirSync(path.join(site, 'linux'), { recursive: true });
     await expect(publish(await makeDist(work, '0.0.1', ['msi']), site, keys, only)).rejects.toThrow(
       /is not managed by publish/,
     );
+    expect(fs.readdirSync(site).sort()).toEqual(['.generations', 'linux']);
+    expect(fs.readdirSync(path.join(site, '.generations'))).toEqual([]);
   });
 
   it('refuses to run while another live publish holds the lock, and takes over a stale one', async () => {
