@@ -79,73 +79,82 @@ describeWithTools('agent to manager through squid', ['squid', 'htpasswd'], () =>
     );
     expect(reg.exitCode, reg.stderr).toBe(0);
     agents.push(startAgent(baseDir));
-    await waitFor(`${name} Connected`, async () => {
-      const res = await managerCli(['agents', 'list', '--data', manager.dataDir]);
-      return new RegExp(`${name}\\s+\\S+\\s+Connected`).test(res.stdout);
-    });
+    // Generous waits: on a loaded 2-core runner the child processes start slowly.
+    await waitFor(
+      `${name} Connected`,
+      async () => {
+        const res = await managerCli(['agents', 'list', '--data', manager.dataDir]);
+        return new RegExp(`${name}\\s+\\S+\\s+Connected`).test(res.stdout);
+      },
+      120_000,
+    );
     return baseDir;
   }
 
-  it('registers, connects and reports results through PAC + basic and through NTLM', async () => {
-    const pacUrl = `http://127.0.0.1:${(pac.address() as AddressInfo).port}/proxy.pac`;
-    const [pacAgent, ntlmAgent] = await Promise.all([
-      registerAndRun('via-pac', { pacUrl, user: 'agent' }, BASIC_PASSWORD),
-      registerAndRun(
-        'via-ntlm',
-        { host: '127.0.0.1', port: ntlm.port, domain: 'CORP', user: 'agent' },
-        NTLM_PASSWORD,
-      ),
-    ]);
-
-    for (const name of ['via-pac', 'via-ntlm']) {
-      const add = await managerCli([
-        'discovery',
-        'add',
-        '--data',
-        manager.dataDir,
-        '--agent',
-        name,
-        '--targets',
-        '127.0.0.1',
-        '--ports',
-        String(manager.port),
+  it(
+    'registers, connects and reports results through PAC + basic and through NTLM',
+    { timeout: 400_000 },
+    async () => {
+      const pacUrl = `http://127.0.0.1:${(pac.address() as AddressInfo).port}/proxy.pac`;
+      const [pacAgent, ntlmAgent] = await Promise.all([
+        registerAndRun('via-pac', { pacUrl, user: 'agent' }, BASIC_PASSWORD),
+        registerAndRun(
+          'via-ntlm',
+          { host: '127.0.0.1', port: ntlm.port, domain: 'CORP', user: 'agent' },
+          NTLM_PASSWORD,
+        ),
       ]);
-      expect(add.exitCode, add.stderr).toBe(0);
-    }
-    await waitFor(
-      'both discovery tasks done',
-      async () => {
-        const res = await managerMain(['tasks', 'list', '--data', manager.dataDir, '--json']);
-        const tasks = JSON.parse(res.stdout) as Array<{ state: string }>;
-        return tasks.length === 2 && tasks.every((t) => t.state === 'done');
-      },
-      60_000,
-    );
 
-    const managerConnect = new RegExp(
-      `TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${manager.port} agent `,
-    );
-    expect(basic.accessLog()).toMatch(managerConnect);
-    expect(ntlm.accessLog()).toMatch(
-      new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${manager.port} CORP`),
-    );
+      for (const name of ['via-pac', 'via-ntlm']) {
+        const add = await managerCli([
+          'discovery',
+          'add',
+          '--data',
+          manager.dataDir,
+          '--agent',
+          name,
+          '--targets',
+          '127.0.0.1',
+          '--ports',
+          String(manager.port),
+        ]);
+        expect(add.exitCode, add.stderr).toBe(0);
+      }
+      await waitFor(
+        'both discovery tasks done',
+        async () => {
+          const res = await managerMain(['tasks', 'list', '--data', manager.dataDir, '--json']);
+          const tasks = JSON.parse(res.stdout) as Array<{ state: string }>;
+          return tasks.length === 2 && tasks.every((t) => t.state === 'done');
+        },
+        120_000,
+      );
 
-    const status = await agentCli(pacAgent, ['status']);
-    expect(status.stdout).toMatch(/connected to/);
-    for (const [dir, secret] of [
-      [pacAgent, BASIC_PASSWORD],
-      [ntlmAgent, NTLM_PASSWORD],
-    ] as const) {
-      const shown = await agentCli(dir, ['status', '--json']);
-      expect(shown.stdout).not.toContain(secret);
-      const logs = path.join(dir, 'logs');
-      const logText = fs.existsSync(logs)
-        ? fs
-            .readdirSync(logs)
-            .map((f) => fs.readFileSync(path.join(logs, f), 'utf8'))
-            .join('\n')
-        : '';
-      expect(logText).not.toContain(secret);
-    }
-  });
+      const managerConnect = new RegExp(
+        `TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${manager.port} agent `,
+      );
+      expect(basic.accessLog()).toMatch(managerConnect);
+      expect(ntlm.accessLog()).toMatch(
+        new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${manager.port} CORP`),
+      );
+
+      const status = await agentCli(pacAgent, ['status']);
+      expect(status.stdout).toMatch(/connected to/);
+      for (const [dir, secret] of [
+        [pacAgent, BASIC_PASSWORD],
+        [ntlmAgent, NTLM_PASSWORD],
+      ] as const) {
+        const shown = await agentCli(dir, ['status', '--json']);
+        expect(shown.stdout).not.toContain(secret);
+        const logs = path.join(dir, 'logs');
+        const logText = fs.existsSync(logs)
+          ? fs
+              .readdirSync(logs)
+              .map((f) => fs.readFileSync(path.join(logs, f), 'utf8'))
+              .join('\n')
+          : '';
+        expect(logText).not.toContain(secret);
+      }
+    },
+  );
 });
