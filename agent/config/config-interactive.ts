@@ -4,10 +4,32 @@ import type { CliContext } from '../cli/context.ts';
 import { createLogger } from '../logging/logger.ts';
 import { loadIdentity } from '../registration/agent-identity.ts';
 import { registerAgent } from '../registration/register-agent.ts';
-import { loadAgentConfig, saveAgentConfig, setConfigValue } from './agent-config.ts';
+import {
+  loadAgentConfig,
+  saveAgentConfig,
+  setConfigValue,
+  type AgentConfig,
+} from './agent-config.ts';
 import { agentFiles } from './agent-files.ts';
 import type { AgentPaths } from './paths.ts';
 import { SecretBox } from './secret-box.ts';
+
+/** Where the prompts read and write; the terminal by default, streams in tests. */
+export interface PromptIo {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+}
+
+/** The three prompt kinds, bound to one PromptIo. */
+function promptsOn(io?: PromptIo) {
+  return {
+    yes: (message: string, value: boolean) => confirm({ message, default: value }, io),
+    text: (message: string, value = '') => input({ message, default: value }, io),
+    secret: (message: string) => password({ message, mask: '*' }, io),
+  };
+}
+
+type Prompts = ReturnType<typeof promptsOn>;
 
 /**
  * `config interactive`: registration when not yet done, then proxy and auto-update.
@@ -16,71 +38,50 @@ import { SecretBox } from './secret-box.ts';
 export async function runConfigInteractive(
   paths: AgentPaths,
   ctx: Pick<CliContext, 'stdout'>,
+  io?: PromptIo,
 ): Promise<void> {
-  if (!process.stdin.isTTY) {
+  if (!io && !process.stdin.isTTY) {
     throw new UsageError(
       'config interactive needs a terminal; use "certagent-config set KEY VALUE" in scripts',
     );
   }
+  const ask = promptsOn(io);
   const files = agentFiles(paths);
-  if (!loadIdentity(files)) await promptRegistration(paths);
+  if (!loadIdentity(files)) await promptRegistration(paths, ask);
 
   const config = loadAgentConfig(files.config);
-  const box = () => SecretBox.open(files.secretKey);
-  const set = (key: string, value: string) => setConfigValue(config, key, value, box);
-
-  if (
-    await confirm({
-      message: 'Use a proxy for outbound connections?',
-      default: !!(config.proxy.pacUrl || config.proxy.host),
-    })
-  ) {
-    set(
-      'proxy.pac-url',
-      await input({ message: 'PAC URL (empty for none):', default: config.proxy.pacUrl ?? '' }),
-    );
-    set(
-      'proxy.host',
-      await input({ message: 'Proxy host (empty for none):', default: config.proxy.host ?? '' }),
-    );
-    set(
-      'proxy.port',
-      await input({
-        message: 'Proxy port:',
-        default: config.proxy.port ? String(config.proxy.port) : '',
-      }),
-    );
-    set(
-      'proxy.domain',
-      await input({ message: 'NTLM domain (empty for none):', default: config.proxy.domain ?? '' }),
-    );
-    set(
-      'proxy.user',
-      await input({ message: 'Proxy user (empty for none):', default: config.proxy.user ?? '' }),
-    );
-    const pw = await password({
-      message: 'Proxy password (empty keeps the current one):',
-      mask: '*',
-    });
-    if (pw !== '') set('proxy.password', pw);
-  } else {
-    config.proxy = {};
-  }
-  config.autoUpdate = await confirm({
-    message: 'Enable automatic updates?',
-    default: config.autoUpdate,
-  });
+  const set = (key: string, value: string) =>
+    setConfigValue(config, key, value, () => SecretBox.open(files.secretKey));
+  await promptProxy(config, ask, set);
+  set('auto-update', String(await ask.yes('Enable automatic updates?', config.autoUpdate)));
 
   saveAgentConfig(files.config, config);
   ctx.stdout.write(`configuration saved to ${files.config}\n`);
 }
 
-async function promptRegistration(paths: AgentPaths): Promise<void> {
-  const token = await password({ message: 'Installation token:', mask: '*' });
-  const server = await input({ message: 'Management server URL (https://HOST:PORT):' });
-  const ca = await input({
-    message: 'CA file of the server (empty for SSL_CERT_FILE / system roots):',
-  });
+async function promptProxy(
+  config: AgentConfig,
+  ask: Prompts,
+  set: (key: string, value: string) => void,
+): Promise<void> {
+  const p = config.proxy;
+  if (!(await ask.yes('Use a proxy for outbound connections?', !!(p.pacUrl || p.host)))) {
+    config.proxy = {};
+    return;
+  }
+  set('proxy.pac-url', await ask.text('PAC URL (empty for none):', p.pacUrl));
+  set('proxy.host', await ask.text('Proxy host (empty for none):', p.host));
+  set('proxy.port', await ask.text('Proxy port:', p.port ? String(p.port) : ''));
+  set('proxy.domain', await ask.text('NTLM domain (empty for none):', p.domain));
+  set('proxy.user', await ask.text('Proxy user (empty for none):', p.user));
+  const pw = await ask.secret('Proxy password (empty keeps the current one):');
+  if (pw !== '') set('proxy.password', pw);
+}
+
+async function promptRegistration(paths: AgentPaths, ask: Prompts): Promise<void> {
+  const token = await ask.secret('Installation token:');
+  const server = await ask.text('Management server URL (https://HOST:PORT):');
+  const ca = await ask.text('CA file of the server (empty for SSL_CERT_FILE / system roots):');
   const log = createLogger({ logDir: paths.logs, name: 'agent' });
   await registerAgent(agentFiles(paths), { token, server, caFile: ca || undefined }, log);
 }
