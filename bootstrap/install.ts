@@ -163,6 +163,7 @@ async function downloadMsi(
   }
   const dir = deps.downloadDir ?? path.join(os.tmpdir(), 'certagent-setup');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await checkPrivateDir(dir);
 
   // Named by hash so a partial file of another release is never resumed into this one.
   const destination = path.join(dir, `${msi.sha256.slice(0, 16)}-${path.basename(msi.file)}`);
@@ -202,6 +203,23 @@ async function runInstaller(
   );
   if (code === 0 || code === 1641 || code === 3010) await fs.rm(msiPath, { force: true });
   return code;
+}
+
+/**
+ * The verified MSI must not be swappable before msiexec opens it: the download folder has
+ * to be ours alone. Checked on POSIX (owner, no group/other write, not a link).
+ * TODO: on Windows the folder's ACL is not checked; %TEMP% is per user there, which is
+ * what keeps other users out.
+ */
+async function checkPrivateDir(dir: string): Promise<void> {
+  if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
+  const st = await fs.lstat(dir);
+  if (st.isDirectory() && st.uid === process.getuid() && (st.mode & 0o022) === 0) return;
+  throw new OperationalError(
+    `${dir}: the download folder is a link, owned by another user, or writable by others, ` +
+      'so a verified MSI could be swapped before it runs; remove it and run again',
+    'bootstrap.download-dir',
+  );
 }
 
 function defaultStateDir(env: NodeJS.ProcessEnv): string {

@@ -297,3 +297,14 @@ describe('bootstrap refuses', () => {
     await expectRefused(await bootstrap(['/i', '/q']), /signature does not match/);
   });
 });
+
+describe('bootstrap download folder', () => {
+  it('refuses a folder others can write to, where the MSI could be swapped', async () => {
+    const downloadDir = fs.mkdtempSync(path.join(root, 'shared-'));
+    fs.chmodSync(downloadDir, 0o777);
+    const run = await bootstrap(['/i', '/q'], { downloadDir });
+    expect(run.code).toBe(1603);
+    expect(run.stderr).toMatch(/writable by others, so a verified MSI could be swapped/);
+    expect(run.calls).toHaveLength(0);
+  });
+});
