@@ -95,7 +95,15 @@ async function runNodeDiscovery(task: TaskMessage, ctx: Ctx): Promise<void> {
 }
 
 function subjectFor(site: Site, payload: NodeInstallPayload): CertificateSubject {
-  return payload.subject ?? defaultSubject(site);
+  if (payload.subject) return payload.subject;
+  // A BIG-IP profile or an IIS binding without host header names no host to certify.
+  if (site.server === 'f5' || (site.server === 'iis' && !site.binding?.information.split(':')[2])) {
+    throw new StepError(
+      'key-request',
+      `site ${site.id} names no host; give "install add" a --subject`,
+    );
+  }
+  return defaultSubject(site);
 }
 
 /** node-install: key and CSR (on the node for IIS); the key waits on the agent, 0600. */

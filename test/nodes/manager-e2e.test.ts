@@ -15,6 +15,8 @@ import {
   type ManagerProcess,
 } from '../support/manager.ts';
 import { createTestUser, startSshd, type TestSshd, type TestUser } from '../support/sshd.ts';
+import { startFakeF5, type FakeF5 } from '../fakes/f5/server.ts';
+import { leafFingerprint } from '../../agent/nodes/fingerprint.ts';
 import { describeWithTools } from '../support/tools.ts';
 
 // Nodes end to end through the real entry points: nodes add (SSH, sudo, password from the
@@ -49,6 +51,8 @@ describeWithTools('nodes and installations end to end through the manager', tool
   let nginx: TestNginx;
   let port: number;
   let oldFingerprint: string;
+  let f5: FakeF5;
+  const f5Password = 'bigip-Adm1n-pw';
 
   const cli = async (args: string[]) => {
     const res = await managerMain([...args, '--data', manager.dataDir]);
@@ -68,6 +72,22 @@ describeWithTools('nodes and installations end to end through the manager', tool
     sshd = await startSshd(path.join(dir, 'sshd'));
     user = await createTestUser(sshd);
 
+    const f5Old = await selfSigned(certs, 'lb.test');
+    f5 = await startFakeF5(dir, {
+      users: { admin: f5Password },
+      certs: new Map([['/Common/lb.crt', fs.readFileSync(f5Old.cert, 'utf8')]]),
+      keys: new Map([['/Common/lb.key', fs.readFileSync(f5Old.key, 'utf8')]]),
+      profiles: new Map([
+        [
+          '/Common/lb-ssl',
+          { certKeyChain: [{ name: 'default', cert: '/Common/lb.crt', key: '/Common/lb.key' }] },
+        ],
+      ]),
+      virtuals: [
+        { name: 'vs_lb', destination: '/Common/10.0.0.20:443', profile: '/Common/lb-ssl' },
+      ],
+    });
+    fs.writeFileSync(path.join(dir, 'f5-mgmt.pem'), f5.caPem);
     manager = await startManager({ heartbeatMs: 300 });
     ({ baseDir } = await registerNewAgent(manager, 'node-agent'));
     const env = { CERTAGENT_BASE_DIR: baseDir };
@@ -91,6 +111,25 @@ describeWithTools('nodes and installations end to end through the manager', tool
         input: `${user.password}\n`,
       },
     );
+    await execa(
+      'node',
+      [
+        AGENT_BIN,
+        '--base-dir',
+        baseDir,
+        'credstore',
+        'secret',
+        'set',
+        'bigip',
+        '--username',
+        'admin',
+        '--password-stdin',
+      ],
+      {
+        env,
+        input: `${f5Password}\n`,
+      },
+    );
     // The node handlers find the conf directory through CERTAGENT_BASE_DIR (see node-task-handlers.ts).
     agent = execa('node', [AGENT_BIN, '--base-dir', baseDir, 'run'], {
       env,
@@ -104,6 +143,7 @@ describeWithTools('nodes and installations end to end through the manager', tool
     await agent;
     await manager?.stop();
     await nginx?.stop();
+    await f5?.close();
     await sshd?.stop();
     await user?.remove();
     for (const d of [dir, manager?.dataDir, baseDir])
@@ -240,6 +280,65 @@ describeWithTools('nodes and installations end to end through the manager', tool
     expect(await sClientFingerprint(port, 'shop.test')).toBe(served);
   });
 
+  it('installs on an F5 BIG-IP node over iControl REST (fake) through the same tasks', async () => {
+    await cli([
+      'nodes',
+      'add',
+      '--agent',
+      'node-agent',
+      '--name',
+      'lb1',
+      '--connection',
+      'rest',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(f5.port),
+      '--credstore',
+      'local-store',
+      '--secret',
+      'bigip',
+      '--ca-file',
+      path.join(dir, 'f5-mgmt.pem'),
+    ]);
+    await cli(['nodes', 'discover', '--node', 'lb1']);
+    await waitFor(
+      'F5 site discovered',
+      async () => {
+        const list = await json<Array<{ name: string; sites: unknown[] }>>(['nodes', 'list']);
+        return list.find((n) => n.name === 'lb1')?.sites.length ? list : undefined;
+      },
+      60_000,
+    );
+    await cli([
+      'install',
+      'add',
+      '--node',
+      'lb1',
+      '--site',
+      'f5:/Common/lb-ssl:443',
+      '--subject',
+      'lb.test',
+      '--san',
+      'lb.test',
+    ]);
+    const install = await waitFor(
+      'F5 installation finished',
+      async () => {
+        const l = await json<
+          Array<{ node: string; state: string; fingerprint: string; error: string | null }>
+        >(['installs', 'list']);
+        const i = l.find((x) => x.node === 'lb1');
+        return i && ['installed', 'failed'].includes(i.state) ? i : undefined;
+      },
+      90_000,
+    );
+    expect(install.error).toBeNull();
+    const chain = f5.state.profiles.get('/Common/lb-ssl')!.certKeyChain[0]!;
+    expect(leafFingerprint(f5.state.certs.get(chain.cert!)!)).toBe(install.fingerprint);
+    expect(f5.state.tokens.size).toBe(0);
+  });
+
   it('refuses an install for a site the node does not have', async () => {
     const res = await managerMain([
       'install',
@@ -265,6 +364,7 @@ describeWithTools('nodes and installations end to end through the manager', tool
     expect(files.length).toBeGreaterThan(1);
     for (const f of files) {
       expect(fs.readFileSync(f).includes(user.password), f).toBe(false);
+      expect(fs.readFileSync(f).includes(f5Password), f).toBe(false);
       // The CA's own key file is the one place a private key belongs.
       if (/\.(log|db|db-wal)$|\.log\./.test(f))
         expect(fs.readFileSync(f).includes('PRIVATE KEY'), f).toBe(false);
