@@ -20,6 +20,8 @@ import { describeWithTools } from '../support/tools.ts';
 
 const BASIC_PASSWORD = 'Basic-Pr0xy-Pa55';
 const NTLM_PASSWORD = 'Ntlm-Pr0xy-Pa55';
+// squid writes a line when a tunnel closes; on a loaded runner that can take a while.
+const POLL = { timeout: 15_000, interval: 100 };
 
 describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl'], () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-proxy-'));
@@ -101,7 +103,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     };
     expect(await get(config, '/basic')).toBe('200 hello /basic');
     await expect
-      .poll(() => basic.accessLog())
+      .poll(() => basic.accessLog(), POLL)
       .toMatch(new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${originPort} agent `));
   });
 
@@ -118,7 +120,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     // (squid's fake helper prints domain and user with a stray trailing byte each).
     const connect = `CONNECT 127\\.0\\.0\\.1:${originPort}`;
     await expect
-      .poll(() => ntlm.accessLog())
+      .poll(() => ntlm.accessLog(), POLL)
       .toMatch(
         new RegExp(
           `TCP_DENIED/407 .* ${connect} - [^]*TCP_TUNNEL/200 .* ${connect} CORP.?\\\\+agent`,
@@ -135,7 +137,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     const before = basic.accessLog().split('\n').length;
     const config = { pacUrl: `${pacBase}/basic.pac`, user: 'agent', password: BASIC_PASSWORD };
     expect(await get(config, '/pac')).toBe('200 hello /pac');
-    await expect.poll(() => basic.accessLog().split('\n').length).toBeGreaterThan(before);
+    await expect.poll(() => basic.accessLog().split('\n').length, POLL).toBeGreaterThan(before);
     expect(logText).toMatch(/"route":"PROXY 127\.0\.0\.1:1".*proxy route failed/);
   });
 
@@ -177,7 +179,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     }
     // squid writes a tunnel's log line when the tunnel closes.
     await expect
-      .poll(() => basic.accessLog())
+      .poll(() => basic.accessLog(), POLL)
       .toMatch(new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${port} agent`));
   });
 
@@ -207,7 +209,7 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
     }
     const vaultPort = new URL(vault.url).port;
     await expect
-      .poll(() => basic.accessLog())
+      .poll(() => basic.accessLog(), POLL)
       .toMatch(new RegExp(`TCP_TUNNEL/200 .* CONNECT 127\\.0\\.0\\.1:${vaultPort} agent`));
   });
 
