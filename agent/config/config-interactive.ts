@@ -24,7 +24,8 @@ export interface PromptIo {
 function promptsOn(io?: PromptIo) {
   return {
     yes: (message: string, value: boolean) => confirm({ message, default: value }, io),
-    text: (message: string, value = '') => input({ message, default: value }, io),
+    text: (message: string, value = '', validate?: (v: string) => true | string) =>
+      input({ message, default: value, validate }, io),
     secret: (message: string) => password({ message, mask: '*' }, io),
   };
 }
@@ -69,11 +70,14 @@ async function promptProxy(
     config.proxy = {};
     return;
   }
-  set('proxy.pac-url', await ask.text('PAC URL (empty for none):', p.pacUrl));
-  set('proxy.host', await ask.text('Proxy host (empty for none):', p.host));
-  set('proxy.port', await ask.text('Proxy port:', p.port ? String(p.port) : ''));
-  set('proxy.domain', await ask.text('NTLM domain (empty for none):', p.domain));
-  set('proxy.user', await ask.text('Proxy user (empty for none):', p.user));
+  // Each answer is checked as it is typed: a bad value asks again instead of aborting.
+  const ask1 = async (key: string, message: string, value?: string) =>
+    set(key, await ask.text(message, value, (v) => accepts(config, key, v)));
+  await ask1('proxy.pac-url', 'PAC URL (empty for none):', p.pacUrl);
+  await ask1('proxy.host', 'Proxy host (empty for none):', p.host);
+  await ask1('proxy.port', 'Proxy port:', p.port ? String(p.port) : '');
+  await ask1('proxy.domain', 'NTLM domain (empty for none):', p.domain);
+  await ask1('proxy.user', 'Proxy user (empty for none):', p.user);
   const pw = await ask.secret('Proxy password (empty keeps the current one):');
   if (pw !== '') set('proxy.password', pw);
 }
@@ -84,4 +88,17 @@ async function promptRegistration(paths: AgentPaths, ask: Prompts): Promise<void
   const ca = await ask.text('CA file of the server (empty for SSL_CERT_FILE / system roots):');
   const log = createLogger({ logDir: paths.logs, name: 'agent' });
   await registerAgent(agentFiles(paths), { token, server, caFile: ca || undefined }, log);
+}
+
+// Whether `config set KEY VALUE` would take the value; its message otherwise. Tried on a
+// copy, without the secret box (only the password needs it, and that is not validated).
+function accepts(config: AgentConfig, key: string, value: string): true | string {
+  try {
+    setConfigValue(structuredClone(config), key, value, () => {
+      throw new Error('no secrets here');
+    });
+    return true;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
