@@ -5,6 +5,7 @@ import { loadAgentConfig, saveAgentConfig, setConfigValue } from '../config/agen
 import type { AgentFiles } from '../config/agent-files.ts';
 import { SecretBox } from '../config/secret-box.ts';
 import { loadIdentity } from '../registration/agent-identity.ts';
+import { registerAgent } from '../registration/register-agent.ts';
 
 /**
  * Where the MSI hands its PROPERTY_* values to the agent (packaging/msi/properties.ts):
@@ -141,4 +142,24 @@ async function registerWithToken(
   await deps.registry.delete(['Token']);
   deps.log.info({ server }, 'registered with the installer token; token removed from the registry');
   return 'registered';
+}
+
+/**
+ * The one call `certagent run` makes on Windows before it checks the registration: applies
+ * what the MSI left and registers with its token. Off Windows it does nothing.
+ */
+export async function applyWindowsInstallOnStart(
+  files: AgentFiles,
+  log: Logger,
+  platform = process.platform,
+): Promise<ApplyOutcome> {
+  if (platform !== 'win32') return 'nothing';
+  return applyInstallProperties({
+    registry: regExeRegistry(),
+    files,
+    log,
+    register: async (token, server) => {
+      await registerAgent(files, { token, server }, log);
+    },
+  });
 }

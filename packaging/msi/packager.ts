@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { signAuthenticode } from '../authenticode/sign.ts';
 import type { Artifact, BuildContext, Packager } from '../packager.ts';
+import { lockInstallKey } from './lock-permissions.ts';
 import { productCodes } from './product-codes.ts';
 import { compileServiceHost, CONFIG_CMD_SOURCE } from './service-host.ts';
 import { renderWxs, type MsiPayload } from './wxs.ts';
@@ -44,6 +45,7 @@ async function buildMsi(ctx: BuildContext): Promise<Artifact[]> {
   fs.writeFileSync(wxs, renderWxs({ meta: ctx.meta, payload: relative, ...codes }));
   const unsigned = path.join(work, 'certagent-unsigned.msi');
   await runWixl(work, wxs, unsigned, ctx.sourceDateEpoch);
+  await lockInstallKey(unsigned, work, frozenClock(ctx.sourceDateEpoch));
   await setPackageCode(unsigned, ctx, codes.packageCode);
 
   ctx.progress('msi: authenticode');

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadAgentConfig, revealProxyPassword } from '../../agent/config/agent-config.ts';
 import { agentFiles, type AgentFiles } from '../../agent/config/agent-files.ts';
 import { SecretBox } from '../../agent/config/secret-box.ts';
@@ -11,15 +11,14 @@ import {
   applyInstallProperties,
   AUTOUPDATE_NOT_GIVEN,
   INSTALL_KEY,
-  regExeRegistry,
+  parseRegQuery,
+  applyWindowsInstallOnStart,
   type InstallRegistry,
 } from '../../agent/platform/windows-install.ts';
 import {
   AUTOUPDATE_NOT_GIVEN as MSI_MARKER,
   INSTALL_PROPERTIES,
 } from '../../packaging/msi/properties.ts';
-import { describeWithTools } from '../support/tools.ts';
-import { createWinePrefix, type WinePrefix } from '../support/wine.ts';
 
 /** The install key as a map, standing in for reg.exe (the Wine suite below uses the real one). */
 function memoryRegistry(initial: Record<string, string> | null) {
@@ -183,42 +182,25 @@ describe('agent applies the MSI properties on first start', () => {
     expect(outcome).toBe('nothing');
     expect(fs.existsSync(files.config)).toBe(false);
   });
+
+  it('does nothing off Windows, where there is no MSI and no registry', async () => {
+    expect(await applyWindowsInstallOnStart(files, capturedLog().log, 'linux')).toBe('nothing');
+  });
 });
 
-describeWithTools(
-  'reading and deleting the install key with the real reg.exe (Wine)',
-  ['wine'],
-  () => {
-    let wine: WinePrefix;
-    const key = 'HKLM\\SOFTWARE\\certagent\\Install';
-
-    beforeAll(async () => {
-      wine = await createWinePrefix();
-    });
-
-    afterAll(async () => {
-      await wine?.dispose();
-    });
-
-    it('parses values with spaces and empty values, and deletes them', async () => {
-      const add = (name: string, data: string) =>
-        wine.wine(['reg', 'add', key, '/v', name, '/t', 'REG_SZ', '/d', data, '/f', '/reg:64']);
-      await add('ProxyHost', 'proxy.example.test');
-      await add('ProxyPassword', 'pass word with spaces');
-      await add('AutoUpdate', '');
-
-      const registry = regExeRegistry(async (args) => {
-        const r = await wine.wine(['reg', ...args]);
-        return { exitCode: r.exitCode, stdout: r.output };
-      });
-      expect(await registry.read()).toEqual({
-        ProxyHost: 'proxy.example.test',
-        ProxyPassword: 'pass word with spaces',
-        AutoUpdate: '',
-      });
-
-      await registry.delete(['ProxyPassword', 'AutoUpdate']);
-      expect(await registry.read()).toEqual({ ProxyHost: 'proxy.example.test' });
-    });
-  },
-);
+// reg.exe output as Windows prints it; the real one under Wine is read in msi.test.ts.
+describe('parseRegQuery', () => {
+  it.each([
+    ['    Token    REG_SZ    tok-1', { Token: 'tok-1' }],
+    [
+      '    ProxyPassword    REG_SZ    pass word  with spaces',
+      { ProxyPassword: 'pass word  with spaces' },
+    ],
+    ['    AutoUpdate    REG_SZ', { AutoUpdate: '' }],
+    ['    AutoUpdate    REG_SZ    ', { AutoUpdate: '' }],
+    ['HKEY_LOCAL_MACHINE\\SOFTWARE\\certagent\\Install', {}],
+    ['ERROR: The system was unable to find the specified registry key or value.', {}],
+  ])('%s', (line, expected) => {
+    expect(parseRegQuery(`\r\n${line}\r\n\r\n`)).toEqual(expected);
+  });
+});

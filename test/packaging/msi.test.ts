@@ -9,10 +9,11 @@ import { verifyAuthenticode } from '../../packaging/authenticode/sign.ts';
 import { readProductMetadata } from '../../packaging/metadata.ts';
 import { msiPackager } from '../../packaging/msi/packager.ts';
 import { UPGRADE_CODE } from '../../packaging/msi/product-codes.ts';
-import { AUTOUPDATE_NOT_GIVEN } from '../../packaging/msi/properties.ts';
+import { AUTOUPDATE_NOT_GIVEN, INSTALL_PROPERTIES } from '../../packaging/msi/properties.ts';
 import type { BuildContext, ProductMetadata } from '../../packaging/packager.ts';
 import { nodeRuntime } from '../../packaging/sea/node-runtime.ts';
 import { describeWithTools } from '../support/tools.ts';
+import { regExeRegistry } from '../../agent/platform/windows-install.ts';
 import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
 
 const EPOCH = 1_767_225_600;
@@ -132,6 +133,19 @@ describeWithTools('MSI (wixl): tables, signature, reproducibility', TOOLS, () =>
       'WIX_DOWNGRADE_DETECTED',
       'WIX_UPGRADE_DETECTED',
     ]);
+  });
+
+  it('locks the key holding token and password to SYSTEM and Administrators', async () => {
+    const installRows = (await table(msi, 'Registry'))
+      .filter((r) => r.Key === 'SOFTWARE\\certagent\\Install')
+      .map((r) => r.Registry);
+    expect(installRows.length).toBe(INSTALL_PROPERTIES.length);
+    const locks = await table(msi, 'LockPermissions');
+    for (const row of installRows) {
+      const users = locks.filter((l) => l.LockObject === row).map((l) => l.User);
+      expect(users.sort()).toEqual(['Administrators', 'SYSTEM']);
+    }
+    expect(new Set(locks.map((l) => l.Table))).toEqual(new Set(['Registry']));
   });
 
   it('refuses to install without PROPERTY_TOKEN unless upgrading (LaunchCondition)', async () => {
@@ -269,6 +283,26 @@ describeWithTools(
         NoModify: '0x1',
       });
       expect(arp?.URLInfoAbout).toBe(readProductMetadata().homepage);
+    });
+
+    it('hands the values to the agent: read and deleted through the real reg.exe', async () => {
+      const registry = regExeRegistry(async (args) => {
+        const r = await wine.wine(['reg', ...args]);
+        return { exitCode: r.exitCode, stdout: r.output };
+      });
+      const values = await registry.read();
+      expect(values).toMatchObject({
+        Token: 'tok-123',
+        ProxyPassword: 's3cret',
+        ProxyHost: 'proxy.example.test',
+      });
+      expect(values?.AutoUpdate).toBe('');
+
+      await registry.delete(['Token', 'ProxyPassword']);
+      const left = await wine.regQuery(INSTALL_KEY);
+      expect(left).not.toHaveProperty('Token');
+      expect(left).not.toHaveProperty('ProxyPassword');
+      expect(left).toHaveProperty('ProxyHost', 'proxy.example.test');
     });
 
     it('upgrades without properties: keeps the agent configuration, replaces the ARP entry', async () => {
