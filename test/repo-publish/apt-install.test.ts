@@ -157,7 +157,7 @@ describeWithTools('apt installs from the published site (bookworm chroot)', TOOL
   });
 
   // The real release .deb (built once per source state by the release toolchain).
-  it('installs the real release .deb from the signed repository, intact', async () => {
+  it('installs the real release .deb from the signed repository, intact, and the agent runs', async () => {
     const built = await ensureArtifacts(['deb']);
     const dist = fs.mkdtempSync(path.join(work, 'real-dist-'));
     for (const deb of built.files.deb!) fs.copyFileSync(deb, path.join(dist, path.basename(deb)));
@@ -183,9 +183,12 @@ describeWithTools('apt installs from the published site (bookworm chroot)', TOOL
     const verify = await inChroot(root, ['dpkg', '--verify', 'certagent']);
     expect(verify.all).toBe('');
     expect(verify.exitCode).toBe(0);
-    // Missing: running `certagent version` here. The release SEA currently exits at load
-    // with createRequire(undefined) (openpgp's import.meta.url in the CJS bundle of
-    // packaging/sea); the assertion belongs here once that bundle sets import.meta.url.
+
+    const agent = await inChroot(root, ['certagent', 'version']);
+    expect(agent.exitCode).toBe(0);
+    expect(agent.stdout).toMatch(
+      new RegExp(`^certagent ${version.replace(/-\\d+$/, '').replaceAll('.', '\\.')} `),
+    );
   }, 1_500_000);
 
   /** Writes a forged Packages in all three forms, also under by-hash, as an attacker would. */
