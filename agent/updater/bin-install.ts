@@ -35,8 +35,7 @@ export async function applyBinUpdate(update: BinUpdate): Promise<void> {
     throw new OperationalError(`${target} is already the running version`, 'update.same-version');
   }
 
-  await unpackRelease(update.artifact, layout, version);
-  await checkReleaseIdentity(target, { version, platform: update.platform });
+  await unpackRelease(update, target);
   await swapCurrent(layout, path.relative(layout.root, target));
 
   try {
@@ -47,7 +46,8 @@ export async function applyBinUpdate(update: BinUpdate): Promise<void> {
   }
 }
 
-async function unpackRelease(artifact: string, layout: InstallLayout, version: string) {
+async function unpackRelease(update: BinUpdate, target: string): Promise<void> {
+  const { artifact, layout, version } = update;
   const staging = path.join(layout.versions, `.staging-${version}-${process.pid}`);
   await fs.rm(staging, { recursive: true, force: true });
   await fs.mkdir(staging, { recursive: true, mode: 0o755 });
@@ -63,8 +63,16 @@ async function unpackRelease(artifact: string, layout: InstallLayout, version: s
     );
   }
 
+  // Identity is checked before the tree gets its version's name: a refused artifact
+  // leaves nothing under versions/.
+  try {
+    await checkReleaseIdentity(staging, { version, platform: update.platform });
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true });
+    throw err;
+  }
+
   // A directory left by an earlier failed attempt at this version is replaced.
-  const target = path.join(layout.versions, version);
   await fs.rm(target, { recursive: true, force: true });
   await fs.rename(staging, target);
 }

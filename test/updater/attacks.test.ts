@@ -190,8 +190,8 @@ describe('updater refuses', () => {
       code: 'update.mix-and-match',
       message: expect.stringMatching(/reports 1\.0\.7 for linux-x64.*promised 1\.1\.0/),
     });
-    // The unpacked directory may remain for inspection, but nothing points at it.
     expect(fs.readlinkSync(options.layout.current)).toBe('versions/1.0.0');
+    expect(fs.readdirSync(options.layout.versions)).toEqual(['1.0.0']);
     expect(fs.readFileSync(serviceFile, 'utf8').trim()).toBe('1.0.0');
   });
 
