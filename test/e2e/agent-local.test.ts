@@ -8,6 +8,7 @@ import { callControl } from '../../agent/control/control-client.ts';
 import { resolvePaths } from '../../agent/config/paths.ts';
 import { agentFiles } from '../../agent/config/agent-files.ts';
 import { silentLogger } from '../../agent/logging/logger.ts';
+import { ResultQueue } from '../../agent/service/result-queue.ts';
 
 // Agent pieces that run without a manager: the secret box and the control socket.
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-local-'));
@@ -103,5 +104,29 @@ describe('control socket', () => {
   it('refuses a second server on a live socket', async () => {
     const second = new ControlServer(agentFiles(paths).controlSocket, silentLogger());
     await expect(second.listen()).rejects.toThrow(/already running/);
+  });
+});
+
+describe('result queue', () => {
+  it('keeps batches in order, drops half-written ones and sets corrupt ones aside', () => {
+    const dir = path.join(tmp, 'queue');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'half-written.json.tmp'), '{"batchId":');
+    const queue = new ResultQueue(dir);
+    expect(fs.readdirSync(dir)).toEqual([]);
+
+    const a = queue.enqueue({ taskId: 't1', items: [1], final: false });
+    const b = queue.enqueue({ taskId: 't1', items: [], final: true });
+    queue.enqueue({ taskId: 't2', items: [2], final: false });
+    const files = queue.pending();
+    expect(files.map((f) => queue.read(f)?.batchId).slice(0, 2)).toEqual([a.batchId, b.batchId]);
+    expect(fs.statSync(files[0]!).mode & 0o777).toBe(0o600);
+    expect([...queue.finishedTaskIds()]).toEqual(['t1']);
+
+    fs.writeFileSync(files[2]!, '{broken');
+    expect(queue.read(files[2]!)).toBeUndefined();
+    expect(fs.existsSync(`${files[2]}.corrupt`)).toBe(true);
+    queue.remove(files[0]!);
+    expect(queue.pending()).toEqual([files[1]]);
   });
 });
