@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { createContext, type CliContext } from './context.ts';
 import { exitCodeOf, UsageError } from './errors.ts';
 import { addVersionCommand } from './commands/version.ts';
+import { addHostKeysCommand } from './commands/host-keys.ts';
 import { addDiscoverCommand } from './commands/discover.ts';
 import { addRegisterCommand } from './commands/register.ts';
 import { addRunCommand } from './commands/run.ts';
@@ -23,6 +24,7 @@ const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [
   addConfigCommand,
   addUpdateCommand,
   addCredstoreCommand,
+  addHostKeysCommand,
 ];
 
 /** Verbs that `certagent-config X` maps to `certagent config X`. */

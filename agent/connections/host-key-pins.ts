@@ -29,6 +29,11 @@ export class HostKeyPins {
     fs.renameSync(tmp, this.file);
   }
 
+  /** Every pin, `host:port` to fingerprint. */
+  list(): Record<string, string> {
+    return this.load();
+  }
+
   /** Forgets a pin, for an operator who has checked that a key change is legitimate. */
   forget(host: string, port: number): void {
     const pins = this.load();

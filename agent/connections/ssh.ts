@@ -175,7 +175,7 @@ function connectClient(target: SshTarget & { port: number }): Promise<Client> {
           new OperationalError(
             `host key of ${where} changed: pinned ${mismatch.pinned}, offered ${mismatch.offered}; ` +
               'refusing to connect. If the node was reinstalled, check the new key with its ' +
-              `administrator and remove the pin for ${where} from known-nodes.json`,
+              `administrator and run "certagent host-keys forget ${where}"`,
             'ssh-host-key-changed',
             { cause: err },
           ),

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { main } from '../../agent/cli/main.ts';
 import { HostKeyPins } from '../../agent/connections/host-key-pins.ts';
 import { SshConnection } from '../../agent/connections/ssh.ts';
 import { createTestUser, startSshd, type TestSshd, type TestUser } from '../support/sshd.ts';
@@ -109,6 +111,34 @@ describeWithTools(
       expect(err.message).toContain(pinned);
       expect(err.message).toContain(offered);
       expect(pins.lookup('127.0.0.1', sshd.port)).toBe(pinned);
+    });
+
+    it('accepts the new key only after the operator forgets the old one with host-keys forget', async () => {
+      const run = async (args: string[]) => {
+        const stdout = new PassThrough();
+        const stderr = new PassThrough();
+        let out = '';
+        let err = '';
+        stdout.on('data', (d: Buffer) => (out += d));
+        stderr.on('data', (d: Buffer) => (err += d));
+        const code = await main(['--base-dir', dir, ...args], {
+          programName: 'certagent',
+          io: { stdout, stderr },
+        });
+        return { code, out, err };
+      };
+      const pinned = pins.lookup('127.0.0.1', sshd.port)!;
+      expect((await run(['host-keys', 'list'])).out).toContain(`127.0.0.1:${sshd.port}  ${pinned}`);
+      expect(await run(['host-keys', 'forget', '127.0.0.1:1'])).toMatchObject({ code: 2 });
+      const forgot = await run(['host-keys', 'forget', `127.0.0.1:${sshd.port}`]);
+      expect(forgot).toMatchObject({
+        code: 0,
+        out: `forgot ${pinned} for 127.0.0.1:${sshd.port}\n`,
+      });
+
+      const conn = await open({ username: user.name, password: user.password });
+      await conn.close();
+      expect(pins.lookup('127.0.0.1', sshd.port)).toBe(await sshd.hostKeyFingerprint());
     });
   },
 );
