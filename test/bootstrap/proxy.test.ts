@@ -1,7 +1,5 @@
-import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -12,87 +10,24 @@ import {
   publishSigned,
   type ReleaseKey,
 } from '../support/dist-host.ts';
+import { startSquid, type Squid } from '../support/squid.ts';
 import { describeWithTools } from '../support/tools.ts';
 
 const USER = 'setup-user';
 const PASSWORD = 'pr0xy "pass" word';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/**
- * A real squid on loopback requiring basic authentication. Started here because the
- * shared test/support/squid.ts had not landed when this suite was written.
- */
-async function startSquid(dir: string): Promise<{ port: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  fs.chmodSync(dir, 0o777);
-  await execa('htpasswd', ['-bc', path.join(dir, 'passwd'), USER, PASSWORD]);
-  fs.chmodSync(path.join(dir, 'passwd'), 0o644);
-  const conf = path.join(dir, 'squid.conf');
-  fs.writeFileSync(
-    conf,
-    [
-      `http_port 127.0.0.1:${port}`,
-      `pid_filename ${dir}/squid.pid`,
-      `cache_log ${dir}/cache.log`,
-      `access_log ${dir}/access.log`,
-      `coredump_dir ${dir}`,
-      'cache deny all',
-      'shutdown_lifetime 0 seconds',
-      `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${dir}/passwd`,
-      'auth_param basic realm certagent-test',
-      'acl authed proxy_auth REQUIRED',
-      'http_access allow authed',
-      'http_access deny all',
-      '',
-    ].join('\n'),
-  );
-  const child: ResultPromise = execa('squid', ['-N', '-f', conf], { reject: false });
-  await waitForPort(port, child, dir);
-  return {
-    port,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await child;
-    },
-  };
-}
-
-async function waitForPort(port: number, child: ResultPromise, dir: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) break;
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const log = fs.existsSync(`${dir}/cache.log`) ? fs.readFileSync(`${dir}/cache.log`, 'utf8') : '';
-  throw new Error(`squid did not listen on 127.0.0.1:${port}:\n${log}`);
-}
 
 describeWithTools('bootstrap through an authenticating squid', ['squid', 'htpasswd'], () => {
   const msi = randomBytes(50_000);
   let dir: string;
   let host: DistHost;
   let key: ReleaseKey;
-  let squid: Awaited<ReturnType<typeof startSquid>>;
+  let squid: Squid;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-squid-'));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-bootstrap-proxy-'));
     key = await createReleaseKey();
     host = await new DistHost().start();
-    squid = await startSquid(dir);
+    squid = await startSquid({ basicUsers: { [USER]: PASSWORD } });
     await publishSigned(host, key, 'windows/manifest.json', {
       schema: 1,
       product: 'certagent',
