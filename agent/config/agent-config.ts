@@ -65,6 +65,8 @@ export function saveAgentConfig(file: string, config: AgentConfig): void {
 
 interface SettableKey {
   describe: string;
+  /** Secret values are never taken as a process argument (see `config set`). */
+  secret?: boolean;
   apply(config: AgentConfig, value: string, box: () => SecretBox): void;
 }
 
@@ -111,7 +113,8 @@ export const SETTABLE_KEYS: Record<string, SettableKey> = {
   'proxy.domain': { describe: 'NTLM domain', apply: proxyString('domain') },
   'proxy.user': { describe: 'proxy user name', apply: proxyString('user') },
   'proxy.password': {
-    describe: 'proxy password (stored encrypted)',
+    describe: 'proxy password (stored encrypted; read from stdin or a hidden prompt)',
+    secret: true,
     apply(config, value, box) {
       config.proxy.password = value === '' ? undefined : box().seal(value, 'proxy.password');
     },
@@ -132,6 +135,11 @@ export function setConfigValue(
     );
   }
   entry.apply(config, value, box);
+}
+
+/** Whether `key` holds a secret, which `config set` must not take on its command line. */
+export function isSecretKey(key: string): boolean {
+  return SETTABLE_KEYS[key]?.secret === true;
 }
 
 /** The proxy password in clear, for the proxy module only; never log or print it. */

@@ -3,9 +3,16 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../agent/cli/main.ts';
-import { addAgent, startManager, tempDir, type ManagerProcess } from '../support/manager.ts';
+import {
+  addAgent,
+  AGENT_BIN,
+  startManager,
+  tempDir,
+  type ManagerProcess,
+} from '../support/manager.ts';
 
 // Agent configuration through its main(): config set/show, secrets sealed and masked,
 // status without a service, and registration through the configured proxy.
@@ -22,6 +29,15 @@ async function agent(baseDir: string, args: string[], programName = 'certagent')
     io: { stdout, stderr },
   });
   return { code, out, err };
+}
+
+/** `certagent config set KEY` with the secret on stdin, as a script would give it. */
+async function setSecret(baseDir: string, key: string, secret: string) {
+  const res = await execa('node', [AGENT_BIN, '--base-dir', baseDir, 'config', 'set', key], {
+    input: `${secret}\n`,
+    reject: false,
+  });
+  expect(res.exitCode, res.stderr).toBe(0);
 }
 
 /** A CONNECT proxy with basic authentication that records what it tunnelled. */
@@ -77,12 +93,12 @@ describe('certagent config', () => {
       ['proxy.host', 'proxy.example.test'],
       ['proxy.port', '3128'],
       ['proxy.user', 'alice'],
-      ['proxy.password', 's3cret-Pa55'],
       // auto-update on is refused for a source checkout (agent/updater); off is always valid.
       ['auto-update', 'off'],
     ]) {
       expect((await agent(base, ['config', 'set', k!, v!])).code).toBe(0);
     }
+    await setSecret(base, 'proxy.password', 's3cret-Pa55');
     const stored = fs.readFileSync(path.join(base, 'conf', 'agent.json'), 'utf8');
     expect(stored).not.toContain('s3cret-Pa55');
     expect(JSON.parse(stored).proxy.password).toMatch(/^sealed:v1:/);
@@ -109,6 +125,11 @@ describe('certagent config', () => {
     [['config', 'set', 'proxy.pac-url', 'file:///etc/passwd'], /http:\/\/ or https:\/\//],
     [['config', 'set', 'no.such.key', 'x'], /unknown configuration key "no.such.key"; valid keys:/],
     [['config', 'set', 'auto-update', 'maybe'], /true or false/],
+    [
+      ['config', 'set', 'proxy.password', 'on-the-line'],
+      /secret.*not taken on the command line.*stdin/,
+    ],
+    [['config', 'set', 'proxy.host'], /needs a VALUE/],
     [['config', 'interactive'], /needs a terminal/],
     [['register', '--token', 'x', '--server', 'http://127.0.0.1:1'], /https:\/\//],
     [['register', '--server', 'https://127.0.0.1:1'], /--token is required/],
@@ -166,10 +187,10 @@ describe('registration through the configured proxy', () => {
       ['proxy.host', '127.0.0.1'],
       ['proxy.port', String(proxy.port)],
       ['proxy.user', 'alice'],
-      ['proxy.password', 'wrong'],
     ]) {
       await agent(base, ['config', 'set', k!, v!]);
     }
+    await setSecret(base, 'proxy.password', 'wrong');
     const { token } = await addAgent(manager.dataDir, 'via-proxy');
     const refused = await agent(base, [
       'register',
@@ -183,7 +204,7 @@ describe('registration through the configured proxy', () => {
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/cannot reach the management server/);
 
-    await agent(base, ['config', 'set', 'proxy.password', 'pr0xy-pw']);
+    await setSecret(base, 'proxy.password', 'pr0xy-pw');
     const ok = await agent(base, [
       'register',
       '--token',
