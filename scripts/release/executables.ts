@@ -15,6 +15,8 @@ export interface ExecutablesOptions {
   /** Only MSI and `sea` need the Windows executable; skipping it saves ~15 s. */
   windows: boolean;
   authenticode: { chain: string; key: string };
+  /** An already built linux-x64 agent to package instead of building one (a split pipeline). */
+  prebuiltLinuxAgent?: string;
 }
 
 /**
@@ -22,6 +24,9 @@ export interface ExecutablesOptions {
  * the Authenticode-signed win-x64 agent (signing time fixed to SOURCE_DATE_EPOCH).
  */
 export async function buildExecutables(opts: ExecutablesOptions): Promise<ExecutableSet> {
+  if (opts.prebuiltLinuxAgent && !opts.windows) {
+    return { linuxAgent: opts.prebuiltLinuxAgent, windowsAgent: '' };
+  }
   const sea = await buildSingleExecutables({
     stamp: opts.stamp,
     nodeVersion: opts.nodeVersion,

@@ -87,6 +87,7 @@ export async function runRelease(opts: ReleaseOptions = {}): Promise<ReleaseResu
         workDir,
         windows: formats.some((f) => WINDOWS_FORMATS.has(f)),
         authenticode,
+        prebuiltLinuxAgent: prebuiltAgent(env),
       }),
     );
     const signing: SigningMaterial = {
@@ -131,6 +132,19 @@ async function loadKeys(
     devKeyCacheDir: path.join(cacheDir, 'dev-keys'),
     warn: (m) => ui.note(m),
   });
+}
+
+// CERTAGENT_PREBUILT_AGENT: package this linux-x64 executable (made by an earlier
+// `--only sea` run) instead of building one; ignored when a Windows format is selected.
+function prebuiltAgent(env: NodeJS.ProcessEnv): string | undefined {
+  const file = env.CERTAGENT_PREBUILT_AGENT;
+  if (!file) return undefined;
+  if (!fs.existsSync(file)) {
+    throw new UsageError(
+      `CERTAGENT_PREBUILT_AGENT=${file} does not exist; unset it or build it with --only sea`,
+    );
+  }
+  return path.resolve(file);
 }
 
 function nodeRuntimeVersion(): string {

@@ -15,8 +15,10 @@ export async function readSourceIdentity(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<SourceIdentity> {
   const git = (args: string[]) => execa('git', args, { cwd: repoRoot, reject: false });
+  // CERTAGENT_BUILD_COMMIT names the commit when building from an exported tree (no .git).
   const head = await git(['rev-parse', 'HEAD']);
-  const commit = head.exitCode === 0 ? head.stdout.trim() : 'unknown';
+  const commit =
+    env.CERTAGENT_BUILD_COMMIT || (head.exitCode === 0 ? head.stdout.trim() : 'unknown');
   const status = await git(['status', '--porcelain', '--untracked-files=no']);
   const dirty = status.exitCode !== 0 || status.stdout.trim() !== '';
   return { commit, dirty, sourceDateEpoch: await epoch(env, git) };

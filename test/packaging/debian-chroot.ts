@@ -20,6 +20,7 @@ export async function minbaseTarball(): Promise<string> {
     [ -s "$1" ] && exit 0
     dir=$(mktemp -d "$1.build.XXXXXX")
     debootstrap --variant=minbase ${SUITE} "$dir" ${MIRROR} >"$1.log" 2>&1
+    chmod 0755 "$dir"
     tar -C "$dir" -cf "$1.tmp" .
     rm -rf "$dir"
     mv "$1.tmp" "$1"`;
@@ -45,9 +46,10 @@ export interface RunResult {
 export async function createChroot(label: string): Promise<Chroot> {
   const tarball = await minbaseTarball();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `certagent-${label}-root-`));
-  // mkdtemp makes 0700: the service user inside must be able to walk from /.
-  fs.chmodSync(root, 0o755);
   await execa('tar', ['-C', root, '-xf', tarball]);
+  // mkdtemp (here and when the tarball was made) gives 0700, and tar restores the mode of
+  // '.': the service user inside must be able to walk from /.
+  fs.chmodSync(root, 0o755);
   await execa('mount', ['-t', 'proc', 'proc', path.join(root, 'proc')]);
 
   return {

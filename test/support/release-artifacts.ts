@@ -24,39 +24,74 @@ export interface BuiltArtifacts {
  * `npm run release` (scripts/release.ts), with SOURCE_DATE_EPOCH from the last commit.
  */
 export async function ensureArtifacts(formats: string[]): Promise<BuiltArtifacts> {
-  const source = await sourceState();
-  const distDir = path.join(CACHE, source.key);
+  const distDir = path.join(CACHE, await sourceKey());
   fs.mkdirSync(distDir, { recursive: true });
+  const source = await pinSource(distDir);
   const args = ['sh', '-c', BUILD_SCRIPT, 'sh', distDir, formats.join(',')];
   await execa('flock', [path.join(distDir, '.lock'), ...args], {
     cwd: REPO,
     timeout: 1_500_000,
-    env: { CI: process.env.CI ?? '', SOURCE_DATE_EPOCH: String(source.sourceDateEpoch) },
+    env: {
+      CI: process.env.CI ?? '',
+      SOURCE_DATE_EPOCH: String(source.sourceDateEpoch),
+      CERTAGENT_BUILD_COMMIT: source.commit,
+    },
   });
-  return {
-    distDir,
-    files: readManifest(distDir, formats),
-    commit: source.commit,
-    sourceDateEpoch: source.sourceDateEpoch,
-  };
+  return { distDir, files: readManifest(distDir, formats), ...source };
+}
+
+// The first caller for a source state fixes the commit and epoch every later format of it
+// is stamped with, so commits landing meanwhile (other files) cannot split one set.
+async function pinSource(distDir: string): Promise<{ commit: string; sourceDateEpoch: number }> {
+  const file = path.join(distDir, '.source');
+  if (!fs.existsSync(file)) {
+    const git = (args: string[]) => execa('git', args, { cwd: REPO }).then((r) => r.stdout.trim());
+    const pinned = {
+      commit: await git(['rev-parse', 'HEAD']),
+      sourceDateEpoch: Number(await git(['log', '-1', '--format=%ct'])),
+    };
+    try {
+      fs.writeFileSync(file, JSON.stringify(pinned), { flag: 'wx' });
+    } catch {
+      // Another test file pinned it first; theirs is used.
+    }
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
 // Runs under the lock: builds the formats of $2 that $1 does not hold yet, one release
 // run each, and lists each format's files in .built-<format>.
 const BUILD_SCRIPT = `set -eu
 dist="$1"
+missing=
 for format in $(echo "$2" | tr ',' ' '); do
-	[ -e "$dist/.built-$format" ] && continue
-	out="$dist/.work-$format"
-	rm -rf "$out"
-	npx tsx scripts/release.ts --only "$format" --dist "$out" >"$dist/.log-$format" 2>&1 ||
-		{ tail -30 "$dist/.log-$format" >&2; exit 1; }
-	for f in "$out"/*; do
-		case "$(basename "$f")" in SHA256SUMS*) continue ;; esac
-		mv "$f" "$dist/"
-		basename "$f"
-	done >"$dist/.built-$format.tmp"
-	rm -rf "$out"
+	[ -e "$dist/.built-$format" ] || missing="$missing,$format"
+done
+[ -n "$missing" ] || exit 0
+missing="\${missing#,}"
+
+# One release run for all missing formats: they share one single executable.
+out="$dist/.work"
+rm -rf "$out"
+npx tsx scripts/release.ts --only "$missing" --dist "$out" >"$dist/.log" 2>&1 ||
+	{ tail -30 "$dist/.log" >&2; exit 1; }
+for format in $(echo "$missing" | tr ',' ' '); do
+	case "$format" in
+	sea) pattern='*-linux-x64 *-win-x64.exe' ;;
+	deb) pattern='*.deb' ;;
+	rpm) pattern='*.rpm' ;;
+	bin) pattern='*.bin' ;;
+	msi) pattern='*.msi' ;;
+	oci) pattern='*-image.tar' ;;
+	*) pattern="*.$format*" ;;
+	esac
+	(cd "$out" && for p in $pattern; do [ -e "$p" ] && echo "$p"; done) >"$dist/.built-$format.tmp"
+done
+for f in "$out"/*; do
+	case "$(basename "$f")" in SHA256SUMS*) ;; *) mv "$f" "$dist/" ;; esac
+done
+rm -rf "$out"
+for format in $(echo "$missing" | tr ',' ' '); do
 	mv "$dist/.built-$format.tmp" "$dist/.built-$format"
 done`;
 
@@ -86,13 +121,13 @@ const BUILD_INPUTS = [
   'LICENSE',
 ];
 
-// Commit plus every uncommitted change to the build inputs (tracked diffs and untracked
-// files), so a test never uses artifacts built from other sources than it runs with.
-async function sourceState(): Promise<{ key: string; commit: string; sourceDateEpoch: number }> {
+// The content of every build input (tracked blobs, uncommitted diffs, untracked files), not
+// the commit: commits touching only tests or docs reuse the artifacts already built.
+async function sourceKey(): Promise<string> {
   const git = (args: string[]) => execa('git', args, { cwd: REPO, reject: false });
-  const head = (await git(['rev-parse', 'HEAD'])).stdout.trim();
-  const diff = await git(['diff', 'HEAD', '--binary', '--', ...BUILD_INPUTS]);
-  const hash = crypto.createHash('sha256').update(diff.stdout);
+  const hash = crypto.createHash('sha256');
+  hash.update((await git(['ls-files', '-s', '--', ...BUILD_INPUTS])).stdout);
+  hash.update((await git(['diff', 'HEAD', '--binary', '--', ...BUILD_INPUTS])).stdout);
   const untracked = (
     await git(['ls-files', '--others', '--exclude-standard', '--', ...BUILD_INPUTS])
   ).stdout;
@@ -102,7 +137,5 @@ async function sourceState(): Promise<{ key: string; commit: string; sourceDateE
       hash.update(fs.readFileSync(path.join(REPO, file)));
     }
   }
-  const epoch = Number((await git(['log', '-1', '--format=%ct'])).stdout.trim());
-  const key = `${head.slice(0, 12)}-${hash.digest('hex').slice(0, 12)}`;
-  return { key, commit: head, sourceDateEpoch: epoch };
+  return hash.digest('hex').slice(0, 24);
 }
