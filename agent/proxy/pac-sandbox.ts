@@ -39,21 +39,55 @@ function isInNet(h, pattern, mask) { var ip = dnsResolve(h); if (ip === null || 
 function shExpMatch(s, exp) { var re = '^' + String(exp).replace(/[.+^\${}()|[\]\\]/g, '\\$&')
   .replace(/\*/g, '.*').replace(/\?/g, '.') + '$'; return new RegExp(re).test(String(s)); }
 var __days = ['SUN','MON','TUE','WED','THU','FRI','SAT'];
-function __now(gmt) { var d = new Date(); return gmt === 'GMT'
-  ? { day: d.getUTCDay(), h: d.getUTCHours(), m: d.getUTCMinutes() }
-  : { day: d.getDay(), h: d.getHours(), m: d.getMinutes() }; }
+var __months = ['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'];
+// The clock comes from the caller with each evaluation (__nowMs), local time or GMT.
+function __now(gmt) { var d = new Date(__nowMs); return gmt === 'GMT'
+  ? { day: d.getUTCDay(), h: d.getUTCHours(), m: d.getUTCMinutes(), s: d.getUTCSeconds(),
+      date: d.getUTCDate(), month: d.getUTCMonth(), year: d.getUTCFullYear() }
+  : { day: d.getDay(), h: d.getHours(), m: d.getMinutes(), s: d.getSeconds(),
+      date: d.getDate(), month: d.getMonth(), year: d.getFullYear() }; }
+// Strips a trailing "GMT" argument: [args, gmt].
+function __gmtArgs(a) { var args = Array.prototype.slice.call(a); var gmt;
+  if (args[args.length - 1] === 'GMT') gmt = args.pop(); return [args, gmt]; }
+// start <= t <= end, or, when start > end, the range wraps (FRI..MON, DEC..FEB, 22..6 o'clock).
+function __within(t, s, e) { return s <= e ? t >= s && t <= e : t >= s || t <= e; }
 function weekdayRange(a, b, gmt) { if (b === 'GMT') { gmt = b; b = undefined; }
   var t = __now(gmt).day, s = __days.indexOf(a), e = b === undefined ? s : __days.indexOf(b);
-  if (s < 0 || e < 0) return false; return s <= e ? t >= s && t <= e : t >= s || t <= e; }
-function timeRange() { var args = Array.prototype.slice.call(arguments); var gmt;
-  if (args[args.length - 1] === 'GMT') gmt = args.pop(); var n = __now(gmt); var cur = n.h * 60 + n.m;
+  if (s < 0 || e < 0) return false; return __within(t, s, e); }
+// timeRange(h) | (h1, h2) | (h1, m1, h2, m2) | (h1, m1, s1, h2, m2, s2) [, "GMT"]: the end is
+// exclusive (timeRange(12, 13) is noon to 1 pm); an end before the start wraps past midnight.
+function timeRange() { var g = __gmtArgs(arguments), args = g[0], n = __now(g[1]);
+  for (var i = 0; i < args.length; i++) if (typeof args[i] !== 'number' || args[i] !== Math.floor(args[i])) return false;
+  var cur = n.h * 3600 + n.m * 60 + n.s, s, e;
   if (args.length === 1) return n.h === args[0];
-  if (args.length === 2) return n.h >= args[0] && n.h < args[1];
-  if (args.length === 4) { var s = args[0] * 60 + args[1], e = args[2] * 60 + args[3]; return cur >= s && cur < e; }
-  return false; }
-// TODO: dateRange is not implemented and always answers false, so a PAC file that picks a
-// proxy by date takes its other branch.
-function dateRange() { return false; }
+  if (args.length === 2) { s = args[0] * 3600; e = args[1] * 3600; }
+  else if (args.length === 4) { s = args[0] * 3600 + args[1] * 60; e = args[2] * 3600 + args[3] * 60; }
+  else if (args.length === 6) { s = args[0] * 3600 + args[1] * 60 + args[2]; e = args[3] * 3600 + args[4] * 60 + args[5]; }
+  else return false;
+  if (s === e) return false;
+  return s < e ? cur >= s && cur < e : cur >= s || cur < e; }
+// One dateRange argument: a day of month (1-31), a month name, or a four-digit year.
+function __dateField(v) { if (typeof v === 'number' && v === Math.floor(v)) {
+    if (v >= 1 && v <= 31) return { kind: 'd', v: v }; if (v >= 1000) return { kind: 'y', v: v }; return null; }
+  var m = __months.indexOf(v); return m < 0 ? null : { kind: 'm', v: m }; }
+// A point of one half of the arguments as a number ordered like the calendar (year, month,
+// day), using only the fields given; null when the half is not one of the Netscape forms.
+function __datePoint(fields) { var kinds = fields.map(function (f) { return f.kind; }).join('');
+  if (['d', 'm', 'y', 'dm', 'my', 'dmy'].indexOf(kinds) < 0) return null;
+  var p = { d: 0, m: 0, y: 0 }; fields.forEach(function (f) { p[f.kind] = f.v; });
+  return { kinds: kinds, at: function (q) { return (kinds.indexOf('y') >= 0 ? q.y : 0) * 10000 +
+    (kinds.indexOf('m') >= 0 ? q.m : 0) * 100 + (kinds.indexOf('d') >= 0 ? q.d : 0); }, p: p }; }
+// dateRange(day | month | year), the same as two-value ranges, (day1, month1, day2, month2),
+// (month1, year1, month2, year2), (day1, month1, year1, day2, month2, year2) [, "GMT"].
+// Ranges are inclusive; day and month ranges without a year wrap (DEC..FEB, 25..5).
+function dateRange() { var g = __gmtArgs(arguments), args = g[0], n = __now(g[1]);
+  if (args.length < 1 || args.length > 6) return false;
+  var fields = args.map(__dateField); if (fields.indexOf(null) >= 0) return false;
+  var half = args.length === 1 ? 1 : args.length / 2; if (half !== Math.floor(half)) return false;
+  var a = __datePoint(fields.slice(0, half)), b = __datePoint(args.length === 1 ? fields : fields.slice(half));
+  if (a === null || b === null || a.kinds !== b.kinds) return false;
+  var cur = a.at({ d: n.date, m: n.month, y: n.year }), s = a.at(a.p), e = a.at(b.p);
+  if (s > e && a.kinds.indexOf('y') >= 0) return false; return __within(cur, s, e); }
 function alert() {}
 `;
 
@@ -66,6 +100,7 @@ const sandbox = Object.create(null);
 const context = vm.createContext(sandbox, { name: 'pac', codeGeneration: { strings: false, wasm: false } });
 sandbox.__myIp = myIp;
 sandbox.__dns = {};
+sandbox.__nowMs = Date.now();
 const failure = (step, e) => ({ error: { step, name: String((e && e.name) || 'Error'),
   message: String((e && e.message) || e), code: e && e.code } });
 let broken;
@@ -82,6 +117,7 @@ parentPort.postMessage({ id: 0, ...(broken || { result: 'ready' }) });
 parentPort.on('message', (m) => {
   try {
     sandbox.__dns = vm.runInContext('JSON.parse(' + JSON.stringify(JSON.stringify(m.dns)) + ')', context);
+    sandbox.__nowMs = Number(m.now);
     sandbox.__url = String(m.url);
     sandbox.__host = String(m.host);
     parentPort.postMessage({ id: m.id, result: call.runInContext(context, { timeout: timeoutMs }) });
@@ -138,9 +174,15 @@ export class PacSandbox {
     return this.dead === undefined;
   }
 
-  evaluate(url: string, host: string, dns: Record<string, string>): Promise<string> {
+  /** `now` is the clock seen by dateRange/weekdayRange/timeRange (ms since the epoch). */
+  evaluate(
+    url: string,
+    host: string,
+    dns: Record<string, string>,
+    now = Date.now(),
+  ): Promise<string> {
     const id = this.nextId++;
-    return this.request(id, { id, url, host, dns });
+    return this.request(id, { id, url, host, dns, now });
   }
 
   async close(): Promise<void> {
