@@ -8,21 +8,31 @@ import { addRegisterCommand } from './commands/register.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addStatusCommand } from './commands/status.ts';
 import { addConfigCommand } from './commands/config.ts';
-import { addUpdateCommand } from './commands/update.ts';
 import { addCredstoreCommand } from './commands/credstore.ts';
+
+type AddCommand = (program: Command, ctx: CliContext) => void;
+
+/** A command file that loads heavy modules at import time: read only when the line needs it. */
+interface DeferredCommand {
+  verb: string;
+  load: () => Promise<AddCommand>;
+}
 
 /**
  * Each command lives in its own file under commands/ and adds itself here. The order is
- * the order `--help` lists them in.
+ * the order `--help` lists them in. Command files register their options statically and
+ * import their implementation inside the action, so `certagent version` or a /16 sweep does
+ * not carry openpgp, undici and the credential stores in memory.
  */
-const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [
+const COMMANDS: Array<AddCommand | DeferredCommand> = [
   addVersionCommand,
   addDiscoverCommand,
   addRegisterCommand,
   addRunCommand,
   addStatusCommand,
   addConfigCommand,
-  addUpdateCommand,
+  // update.ts still imports the updater (openpgp, undici, execa) at the top.
+  { verb: 'update', load: async () => (await import('./commands/update.ts')).addUpdateCommand },
   addCredstoreCommand,
   addHostKeysCommand,
 ];
@@ -30,7 +40,7 @@ const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [
 /** Verbs that `certagent-config X` maps to `certagent config X`. */
 const CONFIG_VERBS = new Set(['interactive', 'show', 'set']);
 
-function buildProgram(programName: string, ctx: CliContext): Command {
+function buildProgram(programName: string, ctx: CliContext, deferred: Map<string, AddCommand>) {
   const program = new Command(programName)
     .description('certagent: TLS certificate discovery and installation agent')
     .option('--base-dir <dir>', 'directory holding conf/ and logs/ (env CERTAGENT_BASE_DIR)')
@@ -40,9 +50,34 @@ function buildProgram(programName: string, ctx: CliContext): Command {
       writeErr: (s) => ctx.stderr.write(s),
     })
     .exitOverride();
-  for (const add of COMMANDS) add(program, ctx);
+  for (const entry of COMMANDS) {
+    const add = typeof entry === 'function' ? entry : deferred.get(entry.verb);
+    add?.(program, ctx);
+  }
   for (const cmd of program.commands) inheritSettings(cmd, ctx);
   return program;
+}
+
+/**
+ * Loads the deferred commands the line may need: the one it names, or all of them when it
+ * names none of the eager ones (help, no verb, a typo commander should suggest a fix for).
+ */
+async function loadDeferred(args: string[], eager: Command): Promise<Map<string, AddCommand>> {
+  const verb = verbOf(args);
+  const known = eager.commands.some((c) => c.name() === verb || c.aliases().includes(verb));
+  const loaded = new Map<string, AddCommand>();
+  for (const entry of COMMANDS) {
+    if (typeof entry === 'function' || (known && entry.verb !== verb)) continue;
+    loaded.set(entry.verb, await entry.load());
+  }
+  return loaded;
+}
+
+// The first word after the global options: `--base-dir D` is the only one taking a value.
+function verbOf(args: string[]): string {
+  let i = 0;
+  while (args[i]?.startsWith('-')) i += args[i] === '--base-dir' ? 2 : 1;
+  return args[i] ?? '';
 }
 
 // Subcommands must also throw instead of exiting, so main() owns every exit code.
@@ -73,9 +108,10 @@ export async function main(
     () => program?.opts<{ baseDir?: string }>().baseDir,
     options.io,
   );
-  program = buildProgram(options.programName, ctx);
 
   try {
+    const eager = buildProgram(options.programName, ctx, new Map());
+    program = buildProgram(options.programName, ctx, await loadDeferred(args, eager));
     await program.parseAsync(args, { from: 'user' });
     return 0;
   } catch (err) {

@@ -6,6 +6,7 @@ import type { EndpointResult } from './endpoint.ts';
 import { expandPorts, parsePorts, type PortRange } from './ports.ts';
 import { createDiscoveryContext, probeEndpoint } from './probe.ts';
 import { HostResolver } from './resolve.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from './scan-defaults.ts';
 import { expandTargets, parseTargets, type Target } from './targets.ts';
 
 export interface ScanOptions {
@@ -23,8 +24,7 @@ export interface ScanOptions {
   onProgress?: (p: { done: number; found: number }) => void;
 }
 
-export const DEFAULT_CONCURRENCY = 64;
-export const DEFAULT_TIMEOUT_MS = 5000;
+export { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS };
 
 interface Job {
   target: Target;

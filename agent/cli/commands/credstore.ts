@@ -1,14 +1,9 @@
-import { password as promptPassword } from '@inquirer/prompts';
 import type { Command } from 'commander';
-import { callControl, ServiceNotRunningError } from '../../control/control-client.ts';
 import type { SecretFields } from '../../credstores/credential.ts';
-import * as ops from '../../credstores/credstore-operations.ts';
-import type { StoreDefinition, StoreType } from '../../credstores/store.ts';
-import { storeDepsFor } from '../../credstores/store-deps.ts';
-import { createLogger } from '../../logging/logger.ts';
+import type * as Ops from '../../credstores/credstore-operations.ts';
+import type { StoreDefinition, StoreDeps, StoreType } from '../../credstores/store.ts';
 import type { CliContext } from '../context.ts';
 import { OperationalError, UsageError } from '../errors.ts';
-import { USAGE_CODE_PREFIX } from '../../credstores/control-handlers.ts';
 
 /**
  * `credstore list | add | remove | test | init-local | secret ...`. Each verb asks the
@@ -27,9 +22,9 @@ export function addCredstoreCommand(program: Command, ctx: CliContext): void {
     .description('list stores: name, type, status')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const stores = (await run('credstore.list', {}, (d) =>
+      const stores = (await run('credstore.list', {}, (d, ops) =>
         ops.listStores(d, false),
-      )) as ops.StoreSummary[];
+      )) as Ops.StoreSummary[];
       if (opts.json) return void ctx.stdout.write(`${JSON.stringify(stores, null, 2)}\n`);
       if (stores.length === 0) return void ctx.stdout.write('no credential stores configured\n');
       for (const s of stores)
@@ -43,7 +38,7 @@ export function addCredstoreCommand(program: Command, ctx: CliContext): void {
     .description('remove a remote store definition')
     .argument('<name>', 'store name')
     .action(async (name: string) => {
-      await run('credstore.remove', { name }, (d) => ops.removeStore(d, name));
+      await run('credstore.remove', { name }, (d, ops) => ops.removeStore(d, name));
       ctx.stdout.write(`credential store "${name}" removed\n`);
     });
 
@@ -53,9 +48,9 @@ export function addCredstoreCommand(program: Command, ctx: CliContext): void {
     .argument('<name>', 'store name')
     .option('--secret <ref>', 'secret reference (path, id, object or Key=Value query)')
     .action(async (name: string, opts: { secret?: string }) => {
-      const res = (await run('credstore.test', { name, ref: opts.secret }, (d) =>
+      const res = (await run('credstore.test', { name, ref: opts.secret }, (d, ops) =>
         ops.testStore(d, name, opts.secret),
-      )) as Awaited<ReturnType<typeof ops.testStore>>;
+      )) as Awaited<ReturnType<typeof Ops.testStore>>;
       ctx.stdout.write(`credential store "${name}": ${res.status}\n`);
       for (const [field, value] of Object.entries(res.fields ?? {}))
         ctx.stdout.write(`  ${field}: ${value}\n`);
@@ -65,7 +60,7 @@ export function addCredstoreCommand(program: Command, ctx: CliContext): void {
     .command('init-local')
     .description('create the encrypted local-store if it does not exist (run by installers)')
     .action(async () => {
-      const res = (await run('credstore.init-local', {}, (d) => ops.initLocalStore(d))) as {
+      const res = (await run('credstore.init-local', {}, (d, ops) => ops.initLocalStore(d))) as {
         created: boolean;
       };
       ctx.stdout.write(res.created ? 'local-store created\n' : 'local-store already exists\n');
@@ -77,12 +72,15 @@ export function addCredstoreCommand(program: Command, ctx: CliContext): void {
 type Runner = (
   method: string,
   params: object,
-  offline: (deps: ReturnType<typeof storeDepsFor>) => unknown,
+  offline: (deps: StoreDeps, ops: typeof Ops) => unknown,
 ) => Promise<unknown>;
 
+// The stores' clients and the control socket load only when a credstore verb runs.
 function runner(ctx: CliContext): Runner {
   return async (method, params, offline) => {
     const paths = ctx.paths();
+    const { callControl, ServiceNotRunningError } = await import('../../control/control-client.ts');
+    const { USAGE_CODE_PREFIX } = await import('../../credstores/control-handlers.ts');
     try {
       return await callControl(paths, method, params, 60_000);
     } catch (err) {
@@ -93,8 +91,13 @@ function runner(ctx: CliContext): Runner {
       ctx.stderr.write(
         `service not running; working on the configuration in ${paths.conf} directly\n`,
       );
+      const { createLogger } = await import('../../logging/logger.ts');
+      const { storeDepsFor } = await import('../../credstores/store-deps.ts');
       const logger = createLogger({ name: 'certagent-config', level: 'warn' });
-      return offline(storeDepsFor(paths.conf, logger));
+      return offline(
+        storeDepsFor(paths.conf, logger),
+        await import('../../credstores/credstore-operations.ts'),
+      );
     }
   };
 }
@@ -147,7 +150,7 @@ function addAddCommand(cmd: Command, ctx: CliContext, run: Runner): void {
     )
     .action(async (name: string, opts: AddOptions) => {
       const def = await definitionFrom(name, opts, ctx);
-      await run('credstore.add', { definition: def }, (d) => ops.addStore(d, def));
+      await run('credstore.add', { definition: def }, (d, ops) => ops.addStore(d, def));
       ctx.stdout.write(`credential store "${name}" (${opts.type}) saved\n`);
     });
 }
@@ -199,7 +202,7 @@ function addSecretCommands(cmd: Command, ctx: CliContext, run: Runner): void {
     .command('list')
     .description('list secret references (names only)')
     .action(async () => {
-      const refs = (await run('credstore.secret.list', {}, (d) =>
+      const refs = (await run('credstore.secret.list', {}, (d, ops) =>
         ops.listLocalSecrets(d),
       )) as string[];
       ctx.stdout.write(refs.length ? `${refs.join('\n')}\n` : 'local-store holds no secrets\n');
@@ -231,7 +234,7 @@ function addSecretCommands(cmd: Command, ctx: CliContext, run: Runner): void {
         } else {
           fields.password = await readSecret(ctx, o.passwordStdin, `password for ${o.username}`);
         }
-        await run('credstore.secret.set', { ref, fields }, (d) =>
+        await run('credstore.secret.set', { ref, fields }, (d, ops) =>
           ops.setLocalSecret(d, ref, fields),
         );
         ctx.stdout.write(`secret "${ref}" stored in local-store\n`);
@@ -243,7 +246,7 @@ function addSecretCommands(cmd: Command, ctx: CliContext, run: Runner): void {
     .description('show which fields a secret has (values masked)')
     .argument('<ref>', 'secret reference')
     .action(async (ref: string) => {
-      const fields = (await run('credstore.secret.get', { ref }, (d) =>
+      const fields = (await run('credstore.secret.get', { ref }, (d, ops) =>
         ops.getLocalSecret(d, ref),
       )) as Record<string, string>;
       for (const [k, v] of Object.entries(fields)) ctx.stdout.write(`${k}: ${v}\n`);
@@ -254,7 +257,7 @@ function addSecretCommands(cmd: Command, ctx: CliContext, run: Runner): void {
     .description('delete a secret')
     .argument('<ref>', 'secret reference')
     .action(async (ref: string) => {
-      await run('credstore.secret.delete', { ref }, (d) => ops.deleteLocalSecret(d, ref));
+      await run('credstore.secret.delete', { ref }, (d, ops) => ops.deleteLocalSecret(d, ref));
       ctx.stdout.write(`secret "${ref}" deleted from local-store\n`);
     });
 }
@@ -278,6 +281,7 @@ async function readSecret(
       `no ${what}: pipe it with --secret-stdin / --password-stdin, or run on a terminal`,
     );
   }
+  const { password: promptPassword } = await import('@inquirer/prompts');
   return promptPassword(
     { message: `${what[0]!.toUpperCase()}${what.slice(1)}:`, mask: '*' },
     { output: ctx.stderr },

@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import type { EndpointResult } from '../../discovery/endpoint.ts';
-import { formatEndpoint } from '../../discovery/probe.ts';
-import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, scan } from '../../discovery/scan.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from '../../discovery/scan-defaults.ts';
 
 interface DiscoverOptions {
   ports: string;
@@ -44,6 +43,8 @@ export function addDiscoverCommand(program: Command, ctx: CliContext): void {
 }
 
 async function runDiscover(targets: string[], opts: DiscoverOptions, ctx: CliContext) {
+  const { scan } = await import('../../discovery/scan.ts');
+  const { formatEndpoint } = await import('../../discovery/probe.ts');
   const controller = new AbortController();
   const progress = progressLine(ctx.stderr, opts.progress === true || isTty(ctx.stderr));
   const results = scan({
@@ -67,7 +68,8 @@ async function runDiscover(targets: string[], opts: DiscoverOptions, ctx: CliCon
       if (result.chain.length > 0) totals.certificates++;
       else totals.errors++;
       progress.clear();
-      await write(ctx.stdout, opts.json ? `${JSON.stringify(result)}\n` : tableRow(result));
+      const line = opts.json ? `${JSON.stringify(result)}\n` : tableRow(result, formatEndpoint);
+      await write(ctx.stdout, line);
     }
   } finally {
     process.off('SIGINT', onInterrupt);
@@ -103,7 +105,7 @@ function tableHeader(): string {
   return columns(['ENDPOINT', 'TLS', 'NOT AFTER', 'SHA-256', 'SUBJECT / ERROR']);
 }
 
-function tableRow(r: EndpointResult): string {
+function tableRow(r: EndpointResult, formatEndpoint: (a: string, p: number) => string): string {
   const where = r.address ? formatEndpoint(r.address, r.port) : `${r.host}:${r.port}`;
   const endpoint = r.address && r.host !== r.address ? `${r.host} ${where}` : where;
   const leaf = r.chain[0];

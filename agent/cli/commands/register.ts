@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { agentFiles } from '../../config/agent-files.ts';
-import { createLogger } from '../../logging/logger.ts';
-import { registerAgent } from '../../registration/register-agent.ts';
 import { UsageError } from '../errors.ts';
 
 export function addRegisterCommand(program: Command, ctx: CliContext): void {
@@ -23,6 +20,9 @@ export function addRegisterCommand(program: Command, ctx: CliContext): void {
       // No commander default from the env: help output would print the token.
       const token = opts.token ?? process.env.CERTAGENT_TOKEN;
       if (!token) throw new UsageError('--token is required (or set CERTAGENT_TOKEN)');
+      const { agentFiles } = await import('../../config/agent-files.ts');
+      const { createLogger } = await import('../../logging/logger.ts');
+      const { registerAgent } = await import('../../registration/register-agent.ts');
       const paths = ctx.paths();
       const log = createLogger({ logDir: paths.logs, name: 'agent' });
       const answer = await registerAgent(

@@ -2,16 +2,6 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { loadAgentConfig } from '../../config/agent-config.ts';
 import { agentFiles } from '../../config/agent-files.ts';
-import { attachCredstoreHandlers } from '../../credstores/control-handlers.ts';
-import { storeDepsFor } from '../../credstores/store-deps.ts';
-import { ControlServer } from '../../control/control-server.ts';
-import { createLogger } from '../../logging/logger.ts';
-import { loadIdentity } from '../../registration/agent-identity.ts';
-import { AgentService } from '../../service/agent-service.ts';
-import { createManagerDispatcher } from '../../service/dispatcher.ts';
-import { ManagerClient } from '../../service/manager-client.ts';
-import { serverTrust } from '../../service/server-trust.ts';
-import { startAutoUpdate } from '../../updater/updater-setup.ts';
 import { OperationalError } from '../errors.ts';
 
 export function addRunCommand(program: Command, ctx: CliContext): void {
@@ -24,6 +14,7 @@ export function addRunCommand(program: Command, ctx: CliContext): void {
       const paths = ctx.paths();
       const files = agentFiles(paths);
       const config = loadAgentConfig(files.config);
+      const { loadIdentity } = await import('../../registration/agent-identity.ts');
       const identity = loadIdentity(files);
       if (!identity || !config.server) {
         throw new OperationalError(
@@ -31,6 +22,29 @@ export function addRunCommand(program: Command, ctx: CliContext): void {
           'not-registered',
         );
       }
+
+      // The service's modules (undici, openpgp, credential stores) load only for `run`.
+      const [
+        { attachCredstoreHandlers },
+        { storeDepsFor },
+        { ControlServer },
+        { createLogger },
+        { AgentService },
+        { createManagerDispatcher },
+        { ManagerClient },
+        { serverTrust },
+        { startAutoUpdate },
+      ] = await Promise.all([
+        import('../../credstores/control-handlers.ts'),
+        import('../../credstores/store-deps.ts'),
+        import('../../control/control-server.ts'),
+        import('../../logging/logger.ts'),
+        import('../../service/agent-service.ts'),
+        import('../../service/dispatcher.ts'),
+        import('../../service/manager-client.ts'),
+        import('../../service/server-trust.ts'),
+        import('../../updater/updater-setup.ts'),
+      ]);
 
       const log = createLogger({ logDir: paths.logs, name: 'agent' });
       const tls = { ca: serverTrust(files), cert: identity.cert, key: identity.key };

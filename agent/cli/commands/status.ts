@@ -2,15 +2,9 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { loadAgentConfig, maskedConfig } from '../../config/agent-config.ts';
 import { agentFiles } from '../../config/agent-files.ts';
-import { callControl, ServiceNotRunningError } from '../../control/control-client.ts';
-import { loadIdentity } from '../../registration/agent-identity.ts';
 import type { ServiceStatus } from '../../service/agent-service.ts';
 import { buildIdentity } from '../../version.ts';
-import {
-  describeUpdates,
-  updateSummary,
-  type UpdateSummary,
-} from '../../updater/update-summary.ts';
+import type { UpdateSummary } from '../../updater/update-summary.ts';
 
 export function addStatusCommand(program: Command, ctx: CliContext): void {
   program
@@ -18,6 +12,9 @@ export function addStatusCommand(program: Command, ctx: CliContext): void {
     .description('registration, connection, version, auto-update and proxy (secrets masked)')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
+      // @peculiar/x509 and the updater's state are loaded only when status is asked for.
+      const { loadIdentity } = await import('../../registration/agent-identity.ts');
+      const { describeUpdates, updateSummary } = await import('../../updater/update-summary.ts');
       const paths = ctx.paths();
       const files = agentFiles(paths);
       const config = maskedConfig(loadAgentConfig(files.config));
@@ -36,13 +33,14 @@ export function addStatusCommand(program: Command, ctx: CliContext): void {
         proxy: config.proxy,
       };
       if (opts.json) return void ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      ctx.stdout.write(renderStatus(report, service));
+      ctx.stdout.write(renderStatus(report, describeUpdates(report.update), service));
     });
 }
 
 async function askService(
   paths: ReturnType<CliContext['paths']>,
 ): Promise<(ServiceStatus & { running: true }) | undefined> {
+  const { callControl, ServiceNotRunningError } = await import('../../control/control-client.ts');
   try {
     return { running: true, ...((await callControl(paths, 'service.status')) as ServiceStatus) };
   } catch (err) {
@@ -62,6 +60,7 @@ function renderStatus(
     update: UpdateSummary;
     proxy: object;
   },
+  updates: string,
   service?: ServiceStatus,
 ): string {
   const connection = !service
@@ -78,7 +77,7 @@ function renderStatus(
     `registration: ${r.registered ? `registered as ${r.agentName} (${r.agentId}) with ${r.server}` : 'not registered'}`,
     `connection:   ${connection}`,
     `auto-update:  ${r.autoUpdate ? 'on' : 'off'}`,
-    `updates:      ${describeUpdates(r.update)}`,
+    `updates:      ${updates}`,
     `proxy:        ${proxy || 'none (direct)'}`,
     '',
   ].join('\n');

@@ -13,6 +13,8 @@ export function addVersionCommand(program: Command, ctx: CliContext): void {
         ctx.stdout.write(`${JSON.stringify(id)}\n`);
         return;
       }
-      ctx.stdout.write(`${id.name} ${id.version} (commit ${id.commit}, node ${id.node}, ${id.platform})\n`);
+      ctx.stdout.write(
+        `${id.name} ${id.version} (commit ${id.commit}, node ${id.node}, ${id.platform})\n`,
+      );
     });
 }
