@@ -1,8 +1,7 @@
 import path from 'node:path';
-import type { Logger } from 'pino';
 import type { NodeSpec } from '../../protocol/node-tasks.ts';
 import { UsageError } from '../cli/errors.ts';
-import { openStore } from '../credstores/registry.ts';
+import type { StorePool } from '../credstores/store-pool.ts';
 import { F5Client } from '../installers/f5-client.ts';
 import type { Connection, NodeCredentials } from './connection.ts';
 import { HostKeyPins } from './host-key-pins.ts';
@@ -16,36 +15,31 @@ export type NodeHandle =
   | { kind: 'winrm'; conn: WinRmConnection }
   | { kind: 'rest'; client: F5Client };
 
+/** What opening a node needs from the running service. */
+export interface NodeEnv {
+  /** The agent's conf directory (SSH host key pins live there). */
+  confDir: string;
+  /** The service's open stores: one login per store, through the proxy when use_proxy. */
+  stores: StorePool;
+}
+
 /** Reads the node's login from the agent's credential store; it never leaves the agent. */
-export async function nodeCredentials(
-  spec: NodeSpec,
-  confDir: string,
-  logger: Logger,
-): Promise<NodeCredentials> {
+export async function nodeCredentials(spec: NodeSpec, stores: StorePool): Promise<NodeCredentials> {
   if (!spec.credstore || !spec.secret) {
     throw new UsageError(
       `node ${spec.name} (${spec.connection}) names no credential store and secret`,
     );
   }
-  const store = openStore(spec.credstore, { confDir, logger });
-  try {
-    return await store.getCredential(spec.secret);
-  } finally {
-    await store.close();
-  }
+  return stores.credential(spec.credstore, spec.secret);
 }
 
-export async function openNode(
-  spec: NodeSpec,
-  confDir: string,
-  logger: Logger,
-): Promise<NodeHandle> {
+export async function openNode(spec: NodeSpec, env: NodeEnv): Promise<NodeHandle> {
   if (spec.connection === 'local')
     return { kind: 'posix', conn: new LocalConnection(), sudo: false };
-  const credentials = await nodeCredentials(spec, confDir, logger);
+  const credentials = await nodeCredentials(spec, env.stores);
   switch (spec.connection) {
     case 'ssh': {
-      const pins = new HostKeyPins(path.join(confDir, 'known-nodes.json'));
+      const pins = new HostKeyPins(path.join(env.confDir, 'known-nodes.json'));
       const conn = await SshConnection.open({
         host: spec.host,
         port: spec.port,

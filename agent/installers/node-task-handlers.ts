@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import type { TaskMessage } from '../../protocol/messages.ts';
 import {
   NODE_TASK_KINDS,
@@ -9,7 +8,6 @@ import {
   type NodeResultItem,
   type NodeSpec,
 } from '../../protocol/node-tasks.ts';
-import { resolvePaths } from '../config/paths.ts';
 import { closeNode, openNode, type NodeHandle } from '../connections/open-node.ts';
 import { discoverSites } from '../nodes/discover-sites.ts';
 import { discoverF5Sites } from '../nodes/f5-sites.ts';
@@ -22,31 +20,24 @@ import { installOnIis, requestIisCsr } from './iis-installer.ts';
 import { StepError, type InstallResult } from './install-result.ts';
 import { createKeyRequest, type CertificateSubject } from './key-request.ts';
 import type { CertificateSigner } from './signer.ts';
+import type { TaskRunContext } from '../service/task-handlers.ts';
 
-interface Ctx {
-  log: Logger;
-  emit: (items: unknown[]) => void;
-}
+// The service's context: its own conf directory (as started, --base-dir included) and
+// its pool of open credential stores.
+type Ctx = TaskRunContext;
 
-// The task context carries no paths: the service's conf directory is found the way the
-// CLI finds it (CERTAGENT_BASE_DIR or the platform default). An agent run with --base-dir
-// but without the variable would look in the default place.
-function confDir(): string {
-  return resolvePaths().conf;
-}
-
-function pendingKeyFile(installId: string): string {
+function pendingKeyFile(ctx: Ctx, installId: string): string {
   if (!/^[0-9a-f-]{36}$/i.test(installId))
     throw new Error(`installation id "${installId}" is not a UUID`);
-  return path.join(confDir(), 'pending-keys', `${installId}.key`);
+  return path.join(ctx.paths.conf, 'pending-keys', `${installId}.key`);
 }
 
 async function withNode<T>(
   spec: NodeSpec,
-  log: Logger,
+  ctx: Ctx,
   fn: (node: NodeHandle) => Promise<T>,
 ): Promise<T> {
-  const node = await openNode(spec, confDir(), log);
+  const node = await openNode(spec, { confDir: ctx.paths.conf, stores: ctx.stores });
   try {
     return await fn(node);
   } finally {
@@ -84,7 +75,7 @@ async function findSite(node: NodeHandle, spec: NodeSpec, siteId: string): Promi
 /** node-discovery: every site of the node, one result item each. */
 async function runNodeDiscovery(task: TaskMessage, ctx: Ctx): Promise<void> {
   const { node: spec } = task.payload as { node: NodeSpec };
-  const sites = await withNode(spec, ctx.log, (node) => sitesOf(node, spec));
+  const sites = await withNode(spec, ctx, (node) => sitesOf(node, spec));
   const items: NodeResultItem[] = sites.map((site) => ({
     type: 'site',
     node: spec.name,
@@ -110,12 +101,12 @@ function subjectFor(site: Site, payload: NodeInstallPayload): CertificateSubject
 async function runNodeInstall(task: TaskMessage, ctx: Ctx): Promise<void> {
   const p = task.payload as NodeInstallPayload;
   try {
-    const csr = await withNode(p.node, ctx.log, async (node) => {
+    const csr = await withNode(p.node, ctx, async (node) => {
       const site = await findSite(node, p.node, p.siteId);
       const subject = subjectFor(site, p);
       if (node.kind === 'winrm') return requestIisCsr(node.conn, subject);
       const { keyPem, csrPem } = await createKeyRequest(subject);
-      const file = pendingKeyFile(p.installId);
+      const file = pendingKeyFile(ctx, p.installId);
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       fs.writeFileSync(file, keyPem, { mode: 0o600 });
       return csrPem;
@@ -141,7 +132,7 @@ async function runNodeInstallFinish(task: TaskMessage, ctx: Ctx): Promise<void> 
   };
   let result: InstallResult;
   try {
-    result = await withNode(p.node, ctx.log, async (node) => {
+    result = await withNode(p.node, ctx, async (node) => {
       const site = await findSite(node, p.node, p.siteId);
       const subject = subjectFor(site, p);
       if (node.kind === 'winrm')
@@ -156,7 +147,7 @@ async function runNodeInstallFinish(task: TaskMessage, ctx: Ctx): Promise<void> 
           logger: ctx.log,
         });
       const keyRequest = {
-        keyPem: fs.readFileSync(pendingKeyFile(p.installId), 'utf8'),
+        keyPem: fs.readFileSync(pendingKeyFile(ctx, p.installId), 'utf8'),
         csrPem: '',
       };
       if (node.kind === 'rest')
@@ -195,7 +186,7 @@ async function runNodeInstallFinish(task: TaskMessage, ctx: Ctx): Promise<void> 
       },
     };
   } finally {
-    fs.rmSync(pendingKeyFile(p.installId), { force: true });
+    fs.rmSync(pendingKeyFile(ctx, p.installId), { force: true });
   }
   ctx.emit([
     { type: 'installed', installId: p.installId, result: { ...result } } satisfies NodeResultItem,

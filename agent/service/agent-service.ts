@@ -1,14 +1,17 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { TaskMessage } from '../../protocol/messages.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import type { AgentFiles } from '../config/agent-files.ts';
 import type { ControlServer } from '../control/control-server.ts';
+import { storeDepsFor } from '../credstores/store-deps.ts';
+import { StorePool } from '../credstores/store-pool.ts';
 import { buildIdentity } from '../version.ts';
 import { Backoff } from './backoff.ts';
 import { ManagerRejectedError, type ManagerClient } from './manager-client.ts';
 import { ResultQueue } from './result-queue.ts';
-import { taskHandler } from './task-handlers.ts';
+import { taskHandler, type TaskPaths } from './task-handlers.ts';
 
 /** What `certagent status` shows about the connection, served over the control socket. */
 export interface ServiceStatus {
@@ -32,6 +35,8 @@ const PERMANENT_REJECTIONS = new Set([400, 404, 413, 422]);
  */
 export class AgentService {
   private readonly queue: ResultQueue;
+  private readonly paths: TaskPaths;
+  private readonly stores: StorePool;
   private readonly backoff = new Backoff();
   private readonly active = new Map<string, Promise<void>>();
   private finished: Set<string>;
@@ -46,6 +51,11 @@ export class AgentService {
     private readonly log: Logger,
   ) {
     this.queue = new ResultQueue(files.queueDir);
+    // agentFiles() puts agent.json in the conf dir and queue/ in the base dir: the paths
+    // the service was started with (--base-dir wins over CERTAGENT_BASE_DIR).
+    this.paths = { base: path.dirname(files.queueDir), conf: path.dirname(files.config) };
+    const conf = this.paths.conf;
+    this.stores = new StorePool(() => storeDepsFor(conf, log));
     this.finished = this.queue.finishedTaskIds();
     this.status = {
       pid: process.pid,
@@ -80,6 +90,9 @@ export class AgentService {
       await sleep(wait, undefined, { signal }).catch(() => undefined);
     }
     await Promise.allSettled(this.active.values());
+    await this.stores
+      .close()
+      .catch((err: unknown) => this.log.warn({ err }, 'closing the credential stores failed'));
     this.log.info('service stopped');
   }
 
@@ -145,7 +158,7 @@ export class AgentService {
         throw new Error(
           `this agent (version ${buildIdentity().version}) cannot run tasks of kind "${task.kind}"; update it`,
         );
-      await handler(task, { log, signal, emit });
+      await handler(task, { log, signal, emit, paths: this.paths, stores: this.stores });
     } catch (err) {
       error = (err as Error).message;
     }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { TaskMessage } from '../../protocol/messages.ts';
+import type { StorePool } from '../credstores/store-pool.ts';
 import { TASK_KINDS } from '../../protocol/tasks.ts';
 import { parseDiscoveryPayload } from '../../protocol/validate.ts';
 import { scan } from '../discovery/scan.ts';
@@ -8,10 +9,20 @@ import { NODE_TASK_HANDLERS } from '../installers/node-task-handlers.ts';
 /** Hands result items of a running task to the on-disk queue, in batches. */
 export type EmitItems = (items: unknown[]) => void;
 
+/** The running service's directories, as resolved from `--base-dir`/CERTAGENT_BASE_DIR. */
+export interface TaskPaths {
+  base: string;
+  conf: string;
+}
+
 export interface TaskRunContext {
   log: Logger;
   signal: AbortSignal;
   emit: EmitItems;
+  /** Where this agent keeps its configuration (credential stores, pins, pending keys). */
+  paths: TaskPaths;
+  /** The service's open credential stores: one login per store, its proxy setting honoured. */
+  stores: StorePool;
 }
 
 /**

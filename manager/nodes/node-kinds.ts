@@ -10,7 +10,14 @@ import { loadOrCreateCa } from '../ca/certificate-authority.ts';
 import type { Db } from '../store/database.ts';
 import { addTask } from '../store/tasks.ts';
 import type { TaskKind } from '../tasks/kinds.ts';
-import { ensureNodeSchema, findInstall, findNode, storeSite, updateInstall } from './node-store.ts';
+import {
+  ensureNodeSchema,
+  findInstall,
+  findNode,
+  listInstalls,
+  storeSite,
+  updateInstall,
+} from './node-store.ts';
 import { signServerCsr } from './server-certificate.ts';
 
 /** Validity of the certificates the manager's CA issues for web servers. */
@@ -60,8 +67,10 @@ export const nodeDiscoveryKind: TaskKind = {
 
 /**
  * The CSR step. Signing is asynchronous (WebCrypto) while storeItems runs inside the
- * batch's transaction, so the CSR is recorded here and signed right after, in the same
- * server process; the follow-up task then carries the certificate to the agent.
+ * batch's transaction, so the CSR is recorded here (state `signing`, with the CSR) and
+ * signed right after, in the same server process; the follow-up task then carries the
+ * certificate to the agent. A server that dies in between signs it on its next start
+ * (resumeSignings).
  */
 export const nodeInstallKind: TaskKind = {
   name: NODE_TASK_KINDS.install,
@@ -82,7 +91,7 @@ export const nodeInstallKind: TaskKind = {
       const installId = string(item.installId, 'item.installId');
       const csr = string(item.csr, 'item.csr');
       if (!findInstall(db, installId)) throw new ProtocolError(`no installation ${installId}`);
-      updateInstall(db, installId, { state: 'signing' });
+      updateInstall(db, installId, { state: 'signing', csr });
       setImmediate(() => void signAndQueue(db, agentId, installId, csr));
     }
     return items.length;
@@ -111,14 +120,39 @@ async function signAndQueue(
     const ca = await loadOrCreateCa(path.dirname(db.name));
     const certificate = await signServerCsr(ca, csr, subject ?? null, SERVER_CERT_DAYS);
     const finish: NodeInstallFinishPayload = { ...payload, certificate, chain: [ca.certPem] };
-    addTask(db, agentId, NODE_TASK_KINDS.finish, finish);
-    updateInstall(db, installId, { state: 'placing' });
+    // Together or not at all: a crash in between must not leave a `signing` row whose
+    // certificate is already queued (resumeSignings would queue it twice).
+    db.transaction(() => {
+      addTask(db, agentId, NODE_TASK_KINDS.finish, finish);
+      updateInstall(db, installId, { state: 'placing' });
+    })();
   } catch (err) {
     updateInstall(db, installId, {
       state: 'failed',
       error: `the CA refused the request: ${(err as Error).message}`,
     });
   }
+}
+
+/**
+ * Signs the CSRs a previous server process stored but did not sign (it stopped or died
+ * between the two steps). A row from before the CSR was kept cannot be signed: it fails
+ * with what to do. Returns how many were resumed (signed or failed).
+ */
+export async function resumeSignings(db: Db): Promise<number> {
+  const stuck = listInstalls(db).filter((i) => i.state === 'signing');
+  for (const install of stuck) {
+    const node = findNode(db, install.node_name);
+    if (!install.csr || !node) {
+      updateInstall(db, install.id, {
+        state: 'failed',
+        error: `the server stopped before signing and ${node ? 'kept no CSR' : `node ${install.node_name} is gone`}; run "install add" again`,
+      });
+      continue;
+    }
+    await signAndQueue(db, node.agent_id, install.id, install.csr);
+  }
+  return stuck.length;
 }
 
 export const nodeInstallFinishKind: TaskKind = {

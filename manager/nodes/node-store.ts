@@ -17,6 +17,10 @@ CREATE TABLE IF NOT EXISTS installs (
 
 export function ensureNodeSchema(db: Db): void {
   db.exec(SCHEMA);
+  // Added after the first release of the table: the CSR waits here while its state is
+  // `signing`, so a server that died before signing can sign it after a restart.
+  const columns = db.prepare('PRAGMA table_info(installs)').all() as Array<{ name: string }>;
+  if (!columns.some((c) => c.name === 'csr')) db.exec('ALTER TABLE installs ADD COLUMN csr TEXT');
 }
 
 export interface NodeRow {
@@ -79,6 +83,8 @@ export interface InstallRow {
   error: string | null;
   result: string | null;
   renewal_of: string | null;
+  /** The agent's CSR, kept from `signing` on (public data, no key). */
+  csr: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -90,7 +90,8 @@ describeWithTools('nodes and installations end to end through the manager', tool
     fs.writeFileSync(path.join(dir, 'f5-mgmt.pem'), f5.caPem);
     manager = await startManager({ heartbeatMs: 300 });
     ({ baseDir } = await registerNewAgent(manager, 'node-agent'));
-    const env = { CERTAGENT_BASE_DIR: baseDir };
+    // --base-dir alone: the node tasks find the local-store through the service's paths.
+    const env = { CERTAGENT_BASE_DIR: undefined };
     await execa('node', [AGENT_BIN, '--base-dir', baseDir, 'credstore', 'init-local'], { env });
     await execa(
       'node',
@@ -130,7 +131,6 @@ describeWithTools('nodes and installations end to end through the manager', tool
         input: `${f5Password}\n`,
       },
     );
-    // The node handlers find the conf directory through CERTAGENT_BASE_DIR (see node-task-handlers.ts).
     agent = execa('node', [AGENT_BIN, '--base-dir', baseDir, 'run'], {
       env,
       reject: false,

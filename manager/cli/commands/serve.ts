@@ -5,6 +5,8 @@ import { heartbeatIntervalMs } from '../../store/agents.ts';
 import { setSetting } from '../../store/database.ts';
 import { createManagerLogger } from '../../server/manager-logger.ts';
 import { createManagerServer } from '../../server/https-server.ts';
+import { startPeriodicJobs } from '../../server/periodic-jobs.ts';
+import { nodeJobs, parseRenewalOptions } from '../../nodes/node-jobs.ts';
 import { openDataDir } from '../data-dir.ts';
 import { OperationalError, UsageError } from '../errors.ts';
 import type { ManagerIo } from '../main.ts';
@@ -19,8 +21,11 @@ export function addServeCommand(program: Command, io: ManagerIo): void {
       'address to listen on, e.g. 127.0.0.1:8443 (port 0 picks one)',
     )
     .option('--heartbeat-interval <ms>', 'heartbeat interval asked of agents', '30000')
-    .action(async (opts: { data: string; listen: string; heartbeatInterval: string }) => {
+    .option('--renew-days <n>', 'renew installed certificates this many days before expiry', '30')
+    .option('--renew-interval <ms>', 'how often to look for certificates to renew', '3600000')
+    .action(async (opts: ServeOptions) => {
       const { host, port } = parseListen(opts.listen);
+      const renewal = parseRenewalOptions(opts.renewDays, opts.renewInterval);
       const interval = Number(opts.heartbeatInterval);
       if (!Number.isInteger(interval) || interval < 100) {
         throw new UsageError(
@@ -44,12 +49,22 @@ export function addServeCommand(program: Command, io: ManagerIo): void {
       const url = `https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
       log.info({ url, heartbeatIntervalMs: heartbeatIntervalMs(db) }, 'manager listening');
       io.stdout.write(`certagent-manager listening on ${url} (CA ${opts.data}/ca.pem)\n`);
+      const jobs = startPeriodicJobs(nodeJobs(db, renewal, log), log);
 
       await untilSignal();
+      await jobs.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       db.close();
     });
+}
+
+interface ServeOptions {
+  data: string;
+  listen: string;
+  heartbeatInterval: string;
+  renewDays: string;
+  renewInterval: string;
 }
 
 function parseListen(value: string): { host: string; port: number } {
