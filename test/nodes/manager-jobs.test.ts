@@ -7,6 +7,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { leafFingerprint } from '../../agent/nodes/fingerprint.ts';
 import { startFakeF5, type FakeF5 } from '../fakes/f5/server.ts';
+import { startFakeVault, type FakeVault } from '../fakes/vault/server.ts';
 import { selfSigned } from '../installers/openssl-ca.ts';
 import {
   AGENT_BIN,
@@ -76,6 +77,9 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
   let baseDir: string;
   let agent: ResultPromise | undefined;
   let f5: FakeF5;
+  let vault: FakeVault;
+  let agentArgs: (args: string[]) => string[];
+  const env = { CERTAGENT_BASE_DIR: undefined };
 
   const cli = async (args: string[]) => {
     const res = await managerMain([...args, '--data', dataDir]);
@@ -128,8 +132,7 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
     };
     ({ baseDir } = await registerNewAgent(manager, 'jobs-agent'));
     // No CERTAGENT_BASE_DIR anywhere: --base-dir alone must be enough.
-    const env = { CERTAGENT_BASE_DIR: undefined };
-    const agentArgs = (args: string[]) => [AGENT_BIN, '--base-dir', baseDir, ...args];
+    agentArgs = (args: string[]) => [AGENT_BIN, '--base-dir', baseDir, ...args];
     await execa('node', agentArgs(['credstore', 'init-local']), { env });
     await execa(
       'node',
@@ -166,6 +169,7 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
     server?.proc.kill('SIGTERM');
     await server?.proc;
     await f5?.close();
+    await vault?.close();
     for (const d of [dir, baseDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
 
@@ -203,6 +207,58 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
       60_000,
     );
     expect(sites.map((s) => s.id)).toEqual([SITE]);
+  });
+
+  it('logs in to a Vault store once for many node tasks (the service keeps it open)', async () => {
+    vault = await startFakeVault({ roleId: 'agent-role', secretId: 'agent-secret-id' });
+    vault.mounts.set('secret', {
+      version: 2,
+      secrets: new Map([['f5/admin', { username: 'admin', password: f5Password }]]),
+    });
+    const add = await execa(
+      'node',
+      agentArgs([
+        'credstore',
+        'add',
+        'corp-vault',
+        '--type',
+        'vault',
+        '--address',
+        vault.url,
+        '--role-id',
+        'agent-role',
+        '--secret-stdin',
+      ]),
+      { env, input: 'agent-secret-id\n', reject: false },
+    );
+    expect(add.exitCode, add.stderr).toBe(0);
+    await cli([
+      'nodes',
+      'add',
+      '--agent',
+      'jobs-agent',
+      '--name',
+      'lb2',
+      '--connection',
+      'rest',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(f5.port),
+      '--credstore',
+      'corp-vault',
+      '--secret',
+      'f5/admin',
+      '--ca-file',
+      path.join(dir, 'f5-mgmt.pem'),
+    ]);
+    const reads = () => vault.requests.filter((r) => r.path === '/v1/secret/data/f5/admin').length;
+    for (let round = 1; round <= 3; round++) {
+      await cli(['nodes', 'discover', '--node', 'lb2']);
+      await waitFor(`Vault secret read ${round} time(s)`, async () => reads() >= round, 60_000);
+    }
+    const logins = vault.requests.filter((r) => r.path === '/v1/auth/approle/login');
+    expect(logins).toHaveLength(1);
   });
 
   it('renews by itself a certificate that comes within --renew-days of expiry, once', async () => {
