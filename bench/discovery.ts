@@ -27,8 +27,17 @@ const { values: flags } = parseArgs({
     'nmap-deadline': { type: 'string', default: '300' },
     // Other work on the machine skews single runs: each tool runs this often, best kept.
     rounds: { type: 'string', default: '3' },
+    // Run only some parts, e.g. `npm run bench -- --only memory` or `--only rates,mixed`.
+    only: { type: 'string', default: 'rates,mixed,memory' },
   },
 });
+
+const PARTS = ['rates', 'mixed', 'memory'] as const;
+const parts = new Set(flags.only.split(','));
+const unknownParts = [...parts].filter((p) => !(PARTS as readonly string[]).includes(p));
+if (unknownParts.length > 0) {
+  throw new Error(`bad --only '${flags.only}': use a comma list of ${PARTS.join(', ')}`);
+}
 
 const HOST = '127.0.0.1';
 const concurrency = Number(flags.concurrency);
@@ -61,12 +70,12 @@ async function main(): Promise<number> {
       commit: 'bench',
       date: '1970-01-01',
     });
-    nginx = await startBenchNginx(dir, tlsPorts);
-    const checks = [
-      ...(await handshakeRates(agent, tlsPorts, closedPorts[0]!)),
-      await mixedSet(agent, tlsPorts, silent.ports, closedPorts),
-      await sweepMemory(agent, closedPorts[0]!),
-    ];
+    const checks: Check[] = [];
+    if (parts.has('rates') || parts.has('mixed')) nginx = await startBenchNginx(dir, tlsPorts);
+    if (parts.has('rates'))
+      checks.push(...(await handshakeRates(agent, tlsPorts, closedPorts[0]!)));
+    if (parts.has('mixed')) checks.push(await mixedSet(agent, tlsPorts, silent.ports, closedPorts));
+    if (parts.has('memory')) checks.push(await sweepMemory(agent, closedPorts[0]!));
     return report(checks);
   } finally {
     await nginx?.stop();
@@ -174,7 +183,7 @@ async function sweepMemory(agent: string, closedPort: number): Promise<Check> {
       `sweep ${target} port ${closedPort}: ${run.seconds.toFixed(1)} s, peak RSS ${run.peakRssMb?.toFixed(1)} MB`,
     );
   }
-  // One address shows what start-up alone costs (the code of every command is loaded).
+  // One address shows what start-up and a single probe cost: the floor under the sweep.
   const single = await runCertagent(
     agent,
     request([closedPort], { target: '127.1.0.1' }),

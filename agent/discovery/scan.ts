@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { UsageError } from '../cli/errors.ts';
+import { limitHeapGrowth } from './heap-growth.ts';
 import type { EndpointResult } from './endpoint.ts';
 import { expandPorts, parsePorts, type PortRange } from './ports.ts';
 import { createDiscoveryContext, probeEndpoint } from './probe.ts';
@@ -82,6 +83,7 @@ function* jobsOf(targets: Iterable<Target>, ports: PortRange[]): Generator<Job> 
 }
 
 async function* runScan(settings: Settings): AsyncGenerator<EndpointResult> {
+  limitHeapGrowth();
   const stop = linkedAbort(settings.signal, settings.concurrency);
   try {
     yield* pumpProbes({ ...settings, signal: stop.signal });
