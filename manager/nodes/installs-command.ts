@@ -41,20 +41,34 @@ export function queueInstall(
 
 /**
  * Queues renewal of every installed certificate that expires within `days`, unless a
- * renewal of it is already on its way. Meant to run daily (cron or a timer unit).
+ * renewal of it is already on its way. `serve` runs it every --renew-interval (node-jobs.ts);
+ * `installs renew` runs it now.
  */
-export function queueRenewals(db: Db, days: number, now = new Date()): InstallRow[] {
+export function queueRenewals(
+  db: Db,
+  days: number,
+  now = new Date(),
+  options: { failedRetryMs?: number } = {},
+): InstallRow[] {
   const limit = new Date(now.getTime() + days * 86_400_000).toISOString();
   const all = listInstalls(db);
-  const pending = new Set(
+  // A renewal on its way, or (for the periodic job) one that failed recently, holds back
+  // another: a node that keeps failing gets one attempt per failedRetryMs, not per tick.
+  const retryAfter = new Date(now.getTime() - (options.failedRetryMs ?? 0)).toISOString();
+  const held = new Set(
     all
-      .filter((i) => i.renewal_of && !['installed', 'failed'].includes(i.state))
+      .filter(
+        (i) =>
+          i.renewal_of &&
+          (!['installed', 'failed'].includes(i.state) ||
+            (i.state === 'failed' && i.updated_at > retryAfter)),
+      )
       .map((i) => i.renewal_of),
   );
   const latest = new Map<string, InstallRow>();
   for (const i of all) if (i.state === 'installed') latest.set(`${i.node_name}\0${i.site_id}`, i);
   return [...latest.values()]
-    .filter((i) => i.not_after && i.not_after <= limit && !pending.has(i.id))
+    .filter((i) => i.not_after && i.not_after <= limit && !held.has(i.id))
     .map((i) =>
       queueInstall(db, i.node_name, i.site_id, i.subject ? JSON.parse(i.subject) : undefined, i.id),
     );
@@ -153,7 +167,9 @@ export function addInstallCommands(program: Command, io: ManagerIo): void {
 
   installs
     .command('renew')
-    .description('queue renewal of installed certificates expiring within --days (run daily)')
+    .description(
+      'queue renewal of installed certificates expiring within --days now (serve does it every --renew-interval)',
+    )
     .requiredOption('--data <dir>', 'data directory of the manager')
     .option('--days <n>', 'renew this many days before expiry', '30')
     .action((opts: { data: string; days: string }) => {

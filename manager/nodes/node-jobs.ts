@@ -5,6 +5,10 @@ import { queueRenewals } from './installs-command.ts';
 import { resumeSignings, SERVER_CERT_DAYS } from './node-kinds.ts';
 import { UsageError } from '../cli/errors.ts';
 
+// A renewal that failed (node down, broken configuration) is tried again a day later, so
+// a short --renew-interval does not add a failed installation per tick.
+const FAILED_RENEWAL_RETRY_MS = 86_400_000;
+
 export interface NodeJobOptions {
   /** Renew installed certificates this many days before they expire. */
   renewDays: number;
@@ -15,7 +19,8 @@ export interface NodeJobOptions {
 /**
  * The node work `serve` does by itself: first, sign the CSRs a previous server process
  * stored but did not sign; then, on every interval, queue renewal of the certificates
- * expiring within `renewDays` (queueRenewals skips those already being renewed).
+ * expiring within `renewDays` (queueRenewals skips those already being renewed or whose
+ * renewal failed within the last day).
  */
 export function nodeJobs(db: Db, options: NodeJobOptions, log: Logger): PeriodicJob[] {
   let resumed = false;
@@ -29,7 +34,9 @@ export function nodeJobs(db: Db, options: NodeJobOptions, log: Logger): Periodic
           resumed = true;
           if (n) log.info({ installations: n }, 'resumed installations left in signing');
         }
-        const queued = queueRenewals(db, options.renewDays);
+        const queued = queueRenewals(db, options.renewDays, new Date(), {
+          failedRetryMs: FAILED_RENEWAL_RETRY_MS,
+        });
         if (queued.length)
           log.info(
             { renewals: queued.map((i) => ({ id: i.id, node: i.node_name, site: i.site_id })) },
