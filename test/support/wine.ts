@@ -60,6 +60,8 @@ export async function createWinePrefix(): Promise<WinePrefix> {
 
   await wine(['wineboot', '-i']);
   await wine(['winecfg', '/v', 'win10']);
+  // Let the first boot settle: an msiexec started while it still runs can fail with 1627.
+  await execa('wineserver', ['-w'], { env, extendEnv: false, reject: false, timeout: 60_000 });
 
   return {
     dir,
