@@ -102,6 +102,7 @@ export async function main(
   options: { programName: string; io?: Pick<CliContext, 'stdout' | 'stderr'> },
 ): Promise<number> {
   const args = options.programName === 'certagent-config' ? asConfigVerb(argv) : argv;
+  if (!options.io) quietOnClosedPipe();
   let program: Command | undefined;
   const ctx = createContext(
     options.programName,
@@ -116,6 +117,19 @@ export async function main(
     return 0;
   } catch (err) {
     return reportError(err, ctx);
+  }
+}
+
+/**
+ * `certagent --help | head` closes stdout early; the write error that follows is the
+ * reader's choice, not a failure worth a stack trace.
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
   }
 }
 
