@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { confirm, input, password } from '@inquirer/prompts';
 import { UsageError } from '../cli/errors.ts';
 import type { CliContext } from '../cli/context.ts';
@@ -23,11 +24,23 @@ export interface PromptIo {
 /** The three prompt kinds, bound to one PromptIo. */
 function promptsOn(io?: PromptIo) {
   return {
-    yes: (message: string, value: boolean) => confirm({ message, default: value }, io),
+    yes: (message: string, value: boolean) =>
+      confirm({ message, default: value }, forOnePrompt(io)),
     text: (message: string, value = '', validate?: (v: string) => true | string) =>
-      input({ message, default: value, validate }, io),
-    secret: (message: string) => password({ message, mask: '*' }, io),
+      input({ message, default: value, validate }, forOnePrompt(io)),
+    secret: (message: string) => password({ message, mask: '*' }, forOnePrompt(io)),
   };
+}
+
+// @inquirer pipes its output into the given stream and ends it when the prompt is done:
+// harmless for process.stdout, but a caller's stream would be closed after the first
+// prompt and every later prompt would write nowhere and wait forever. Each prompt gets
+// its own pass-through, piped on without passing the end along.
+function forOnePrompt(io?: PromptIo): PromptIo | undefined {
+  if (!io) return undefined;
+  const output = new PassThrough();
+  output.pipe(io.output, { end: false });
+  return { input: io.input, output };
 }
 
 type Prompts = ReturnType<typeof promptsOn>;

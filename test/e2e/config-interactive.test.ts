@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runConfigInteractive } from '../../agent/config/config-interactive.ts';
+import { resolvePaths } from '../../agent/config/paths.ts';
 import { AGENT_BIN, tempDir } from '../support/manager.ts';
 import { describeWithTools } from '../support/tools.ts';
 
@@ -153,5 +156,69 @@ describeWithTools('config interactive in a terminal', ['tmux'], () => {
     expect(screen).toMatch(/EXIT=0/);
     expect(screen).not.toContain('hidden-S3cret');
     expect(readConfig(base).proxy.password).toMatch(/^sealed:v1:/);
+  });
+});
+
+/**
+ * Answers prompts written to a stream: each answer is typed once its prompt text appears.
+ * A pattern that never appears fails the run after 15 s with what was shown.
+ */
+function scriptedTerminal(script: Array<[RegExp, string]>) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let seen = '';
+  let step = 0;
+  output.on('data', (d: Buffer) => {
+    seen += d.toString();
+    // Answer on the next tick: the prompt listens for keys once its first render is out.
+    while (step < script.length && script[step]![0].test(seen)) {
+      const answer = script[step++]![1];
+      seen = '';
+      setImmediate(() => input.write(answer));
+    }
+  });
+  let stuck: NodeJS.Timeout | undefined;
+  // A prompt that never shows fails the test instead of hanging it.
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    stuck = setTimeout(() => reject(new Error(`stuck at step ${step}, screen: ${seen}`)), 15_000);
+  });
+  return { io: { input, output }, timedOut, done: () => clearTimeout(stuck), steps: () => step };
+}
+
+describe('config interactive on plain streams', () => {
+  it('runs every prompt (the output stream survives each prompt) and re-asks a bad port', async () => {
+    const base = registeredBase({ autoUpdate: true, proxy: {} });
+    const BACKSPACE = '\x7f';
+    const term = scriptedTerminal([
+      [/Use a proxy/, 'y\r'],
+      [/PAC URL/, '\r'],
+      [/Proxy host/, 'proxy.test\r'],
+      [/Proxy port/, '0\r'],
+      [/between 1 and 65535, not "0"/, `${BACKSPACE}8080\r`],
+      [/NTLM domain/, '\r'],
+      [/Proxy user/, 'bob\r'],
+      [/Proxy password/, 'stream-S3cret\r'],
+      [/automatic updates/, 'n\r'],
+    ]);
+    const out = new PassThrough();
+    let printed = '';
+    out.on('data', (d: Buffer) => (printed += d.toString()));
+    try {
+      await Promise.race([
+        runConfigInteractive(resolvePaths(base), { stdout: out }, term.io),
+        term.timedOut,
+      ]);
+    } finally {
+      term.done();
+    }
+    expect(term.steps()).toBe(9);
+    expect(printed).toMatch(/configuration saved to/);
+    const config = readConfig(base);
+    expect(config).toMatchObject({
+      autoUpdate: false,
+      proxy: { host: 'proxy.test', port: 8080, user: 'bob' },
+    });
+    expect(config.proxy.password).toMatch(/^sealed:v1:/);
+    expect(JSON.stringify(config)).not.toContain('stream-S3cret');
   });
 });
