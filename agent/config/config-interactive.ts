@@ -56,7 +56,8 @@ export async function runConfigInteractive(
 ): Promise<void> {
   if (!io && !process.stdin.isTTY) {
     throw new UsageError(
-      'config interactive needs a terminal; use "certagent-config set KEY VALUE" in scripts',
+      'config interactive needs a terminal; in scripts use "certagent-config set KEY VALUE" ' +
+        '(secret keys read their value from stdin)',
     );
   }
   const ask = promptsOn(io);
