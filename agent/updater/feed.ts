@@ -46,9 +46,26 @@ export function parseFeed(text: string, source: string): UpdateFeed {
 }
 
 /**
- * This platform's entry. The file name must name the same version and platform as the
- * entry: a feed that pairs one release's metadata with another's artifact (mix-and-match)
- * is refused even when the hashes agree.
+ * The artifact names each platform's entry may point at, after `certagent-<version>-`, as
+ * the publish step writes them (repo-publish/site/publish-site.ts BIN_PATTERN and
+ * repo-publish/windows/download-manifest.ts MSI_PATTERN): the Linux installers carry the
+ * platform key, the MSIs only their architecture. The tarballs are what bin-install.ts
+ * also unpacks.
+ */
+const ARTIFACT_SUFFIXES: Record<string, string[]> = {
+  'linux-x64': ['linux-x64.bin', 'linux-x64.tar.gz', 'linux-x64.tar.xz'],
+  'win-x64': ['x64.msi'],
+};
+
+/** A platform the table does not know gets the Linux naming: its key, then an extension. */
+function artifactSuffixes(platform: string): string[] {
+  return ARTIFACT_SUFFIXES[platform] ?? [`${platform}.bin`, `${platform}.tar.gz`];
+}
+
+/**
+ * This platform's entry. The file name must be exactly the one the publish step gives this
+ * version on this platform: a feed that pairs one release's metadata with another's
+ * artifact (mix-and-match) is refused even when the hashes agree.
  */
 export function entryFor(feed: UpdateFeed, platform: string, source: string): FeedEntry {
   const entry = feed.platforms[platform];
@@ -60,10 +77,12 @@ export function entryFor(feed: UpdateFeed, platform: string, source: string): Fe
     );
   }
   const name = entry.file.split('/').pop() ?? '';
-  if (!name.includes(`-${entry.version}-`) || !name.includes(platform)) {
+  const expected = artifactSuffixes(platform).map((s) => `certagent-${entry.version}-${s}`);
+  if (!expected.includes(name)) {
     throw new OperationalError(
       `${source}: the ${platform} entry says version ${entry.version} but points at ` +
-        `${entry.file}, an artifact of another version or platform; refusing it`,
+        `${entry.file}, an artifact of another version or platform (expected ` +
+        `${expected.join(' or ')}); refusing it`,
       'update.mix-and-match',
     );
   }

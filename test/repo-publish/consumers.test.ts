@@ -64,6 +64,16 @@ describeWithTools(
       expect(fs.statSync(path.join(site, linux.file)).size).toBe(linux.size);
     });
 
+    it('the updater accepts the win-x64 MSI entry as publish names it', async () => {
+      const feed = parseFeed((await verified('feed/feed.json')).text, 'feed');
+      const windows = entryFor(feed, 'win-x64', 'feed');
+      expect(windows).toMatchObject({
+        version: '1.1.0',
+        file: 'windows/certagent-1.1.0-x64.msi',
+      });
+      expect(fs.statSync(path.join(site, windows.file)).size).toBe(windows.size);
+    });
+
     it('a manifest signed with a key that is not in the published file is refused', async () => {
       const intruder = await makeKeys(['intruder']);
       const data = fs.readFileSync(path.join(site, 'windows/manifest.json'));

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { entryFor, type UpdateFeed } from '../../agent/updater/feed.ts';
 import { loadUpdateState } from '../../agent/updater/update-state.ts';
 import { runUpdate, type UpdaterOptions } from '../../agent/updater/updater.ts';
 import {
@@ -214,5 +215,47 @@ describe('updater refuses', () => {
   it('a feed that is not an object of the expected schema', async () => {
     await publishSigned(host, key, 'feed/feed.json', { ...feed({}), schema: 2 });
     await expectRefused('trust.malformed', /field "schema" must be 1/);
+  });
+});
+
+describe('mix-and-match on the Windows entry, named as the publish step names MSIs', () => {
+  const sha256 = 'a'.repeat(64);
+  const winFeed = (file: string, version = '1.1.0'): UpdateFeed => ({
+    sequence: 10,
+    issued: new Date().toISOString(),
+    expires: new Date(Date.now() + 86_400_000).toISOString(),
+    platforms: { 'win-x64': { version, file, size: 100, sha256 } },
+  });
+
+  it('accepts windows/certagent-<version>-x64.msi', () => {
+    const f = winFeed('windows/certagent-1.1.0-x64.msi');
+    expect(entryFor(f, 'win-x64', 'feed')).toEqual(f.platforms['win-x64']);
+  });
+
+  it.each([
+    ['another version', 'windows/certagent-1.0.5-x64.msi'],
+    ['another architecture', 'windows/certagent-1.1.0-arm64.msi'],
+    ['another architecture (x86)', 'windows/certagent-1.1.0-x86.msi'],
+    ['the Linux installer', 'linux/certagent-1.1.0-linux-x64.bin'],
+    ['another extension', 'windows/certagent-1.1.0-x64.exe'],
+    ['a name that only contains the right one', 'windows/evil-certagent-1.1.0-x64.msi'],
+    ['a name with a suffix after it', 'windows/certagent-1.1.0-x64.msi.exe'],
+  ])('refuses %s', (_what, file) => {
+    expect(() => entryFor(winFeed(file), 'win-x64', 'feed')).toThrow(
+      expect.objectContaining({
+        code: 'update.mix-and-match',
+        message: expect.stringContaining(`points at ${file}`),
+      }),
+    );
+  });
+
+  it('refuses an MSI offered as the Linux release', () => {
+    const f: UpdateFeed = {
+      ...winFeed('x'),
+      platforms: {
+        'linux-x64': { version: '1.1.0', file: 'windows/certagent-1.1.0-x64.msi', size: 1, sha256 },
+      },
+    };
+    expect(() => entryFor(f, 'linux-x64', 'feed')).toThrow(/another version or platform/);
   });
 });

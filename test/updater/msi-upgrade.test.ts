@@ -48,7 +48,7 @@ function options(started: MsiUpgradeCommand[]): UpdaterOptions {
 }
 
 async function publish(body: Buffer) {
-  const file = 'windows/certagent-4.1.0-win-x64.msi';
+  const file = 'windows/certagent-4.1.0-x64.msi';
   host.set(file, body);
   const sha256 = createHash('sha256').update(msi).digest('hex');
   await publishSigned(
@@ -88,7 +88,7 @@ describe('MSI install update', () => {
       to: '4.1.0',
     });
     expect(started).toHaveLength(1);
-    const target = path.join(opts.downloadDir, 'certagent-4.1.0-win-x64.msi');
+    const target = path.join(opts.downloadDir, 'certagent-4.1.0-x64.msi');
     expect(started[0].args.slice(0, 4)).toEqual(['/i', target, '/qn', '/norestart']);
     expect(fs.readFileSync(target)).toEqual(msi);
   });
