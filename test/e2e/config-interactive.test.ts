@@ -9,7 +9,7 @@ import { AGENT_BIN, tempDir } from '../support/manager.ts';
 import { describeWithTools } from '../support/tools.ts';
 
 // `certagent config interactive` and the hidden prompt of `config set proxy.password`, driven
-// through a real pseudo-terminal: a tmux session of its own (own server socket, -L) runs the
+// through a real pseudo-terminal: a tmux session of its own (own server socket, -S) runs the
 // agent, send-keys types the answers and capture-pane reads the prompts back.
 
 const dirs: string[] = [];
@@ -35,13 +35,16 @@ class Tmux {
 
   /** Starts `certagent --base-dir BASE ARGS` in a detached 120x40 terminal. */
   static async start(base: string, args: string[]): Promise<Tmux> {
-    const tmux = new Tmux(`certagent-test-${process.pid}-${sessions.length}`);
+    // A server socket of its own (-S) in a temp dir removed with the others afterwards.
+    const socketDir = tempDir('tmux');
+    dirs.push(socketDir);
+    const tmux = new Tmux(path.join(socketDir, 'tmux.sock'));
     sessions.push(tmux);
     // The pane stays after the command ends so that its last screen and exit code can be read.
     const command = `node ${AGENT_BIN} --base-dir ${base} ${args.join(' ')}; echo "EXIT=$?"; sleep 600`;
     // -f /dev/null: no user tmux.conf may change keys or the screen.
     await execa('tmux', [
-      '-L',
+      '-S',
       tmux.socket,
       '-f',
       '/dev/null',
@@ -57,7 +60,7 @@ class Tmux {
   }
 
   async screen(): Promise<string> {
-    return (await execa('tmux', ['-L', this.socket, 'capture-pane', '-p'])).stdout;
+    return (await execa('tmux', ['-S', this.socket, 'capture-pane', '-p'])).stdout;
   }
 
   /** Waits until the screen matches (at most 20 s, then fails showing the screen). */
@@ -73,16 +76,16 @@ class Tmux {
 
   /** Types literal text, then presses Enter. */
   async answer(text: string): Promise<void> {
-    if (text) await execa('tmux', ['-L', this.socket, 'send-keys', '-l', text]);
-    await execa('tmux', ['-L', this.socket, 'send-keys', 'Enter']);
+    if (text) await execa('tmux', ['-S', this.socket, 'send-keys', '-l', text]);
+    await execa('tmux', ['-S', this.socket, 'send-keys', 'Enter']);
   }
 
   async keys(...keys: string[]): Promise<void> {
-    await execa('tmux', ['-L', this.socket, 'send-keys', ...keys]);
+    await execa('tmux', ['-S', this.socket, 'send-keys', ...keys]);
   }
 
   async kill(): Promise<void> {
-    await execa('tmux', ['-L', this.socket, 'kill-server'], { reject: false });
+    await execa('tmux', ['-S', this.socket, 'kill-server'], { reject: false });
   }
 }
 
