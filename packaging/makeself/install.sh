@@ -182,10 +182,8 @@ install_service() {
 	echo "certagent installer: no systemd running here; installed the SysVinit script /etc/init.d/certagent instead"
 }
 
-# Every answer, kept as given in a 0600 file of the service user, like its other secrets.
-# SHORTCUT: 'certagent config set' takes the proxy password only as an argument (visible in
-# ps), so the password stays in this file, protected by its mode but not yet encrypted at
-# rest, until the config command can read it from a file or stdin.
+# A record of the installer's answers (0600, service user) for support; the proxy password
+# is not in it: it is stored encrypted by 'config set'.
 write_install_options() {
 	file="$CERTAGENT_BASE/conf/install-options.json"
 	umask 077
@@ -197,16 +195,15 @@ write_install_options() {
 		printf '    "host": "%s",\n' "$(json_escape "$PROXY_HOST")"
 		printf '    "port": "%s",\n' "$(json_escape "$PROXY_PORT")"
 		printf '    "domain": "%s",\n' "$(json_escape "$PROXY_DOMAIN")"
-		printf '    "user": "%s",\n' "$(json_escape "$PROXY_USER")"
-		printf '    "password": "%s"\n  }\n}\n' "$(json_escape "$PROXY_PASSWORD")"
+		printf '    "user": "%s"\n  }\n}\n' "$(json_escape "$PROXY_USER")"
 	} >"$file.new"
 	chown "$CERTAGENT_USER:$CERTAGENT_USER" "$file.new"
 	mv -f "$file.new" "$file"
 	umask 022
 }
 
-# Non-secret answers go through 'certagent config set', as the service user so conf/
-# keeps its owner. The proxy password is not passed that way: arguments show in ps.
+# The answers go through 'certagent config set', as the service user so conf/ keeps its
+# owner. The proxy password goes on stdin (config set reads secrets only from there).
 apply_settings() {
 	[ "$AUTO_UPDATE" = y ] && auto=true || auto=false
 	as_service_user config set auto-update "$auto" >/dev/null
@@ -214,6 +211,9 @@ apply_settings() {
 		"proxy.domain=$PROXY_DOMAIN" "proxy.user=$PROXY_USER"; do
 		[ -z "${pair#*=}" ] || as_service_user config set "${pair%%=*}" "${pair#*=}" >/dev/null
 	done
+	if [ -n "$PROXY_PASSWORD" ]; then
+		printf '%s\n' "$PROXY_PASSWORD" | as_service_user config set proxy.password >/dev/null
+	fi
 }
 
 as_service_user() {

@@ -169,7 +169,12 @@ describeWithTools('.bin self-extracting installer', ['makeself', 'debootstrap', 
         autoUpdate: false,
         proxy: { host: 'proxy.example.test', port: '3128', user: 'u1' },
       });
-      expect(answers.proxy.password).toBe('s3cret-proxy-pw');
+      // The password went to the agent's encrypted configuration, not to this record.
+      expect(answers.proxy.password).toBeUndefined();
+      const conf = path.join(chroot.root, 'var/opt/certagent/conf');
+      for (const f of fs.readdirSync(conf)) {
+        expect(fs.readFileSync(path.join(conf, f), 'utf8'), f).not.toContain('s3cret-proxy-pw');
+      }
       // The chroot stage (secrets copied in) is gone afterwards.
       expect(
         fs
