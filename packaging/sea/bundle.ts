@@ -20,7 +20,11 @@ export interface BuildStamp {
  * inlined: a SEA has no node_modules, so a dynamic require, a .node addon, a wasm file or a
  * worker script the bundle points to would fail only at run time, on the customer machine.
  */
-export async function bundleAgent(outFile: string, stamp: BuildStamp): Promise<string> {
+export async function bundleAgent(
+  outFile: string,
+  stamp: BuildStamp,
+  releaseKey?: string,
+): Promise<string> {
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   const result = await build({
     entryPoints: [ENTRY],
@@ -36,7 +40,11 @@ export async function bundleAgent(outFile: string, stamp: BuildStamp): Promise<s
     plugins: [nativeAddonStub],
     // ESM dependencies (openpgp: createRequire(import.meta.url)) need a real file URL in
     // CJS; the executable's own path is the truthful one (it only loads builtins anyway).
-    define: { CERTAGENT_BUILD: JSON.stringify(stamp), 'import.meta.url': IMPORT_META_URL },
+    define: {
+      CERTAGENT_BUILD: JSON.stringify(stamp),
+      'import.meta.url': IMPORT_META_URL,
+      ...releaseKeyDefine(releaseKey),
+    },
     banner: {
       js: `var ${IMPORT_META_URL} = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;`,
     },
@@ -50,6 +58,26 @@ export async function bundleAgent(outFile: string, stamp: BuildStamp): Promise<s
 
   assertNothingExternal(Object.keys(result.metafile.inputs));
   return outFile;
+}
+
+/**
+ * The armoured release public key the updater trusts (agent/trust/release-keys.ts reads
+ * CERTAGENT_RELEASE_KEY). Left undefined when none is given, so the agent falls back to
+ * `release-key.asc` in its install root. Only a public key may be embedded.
+ */
+function releaseKeyDefine(releaseKey: string | undefined): Record<string, string> {
+  if (releaseKey === undefined) return {};
+  if (
+    !releaseKey.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----') ||
+    /PRIVATE KEY/.test(releaseKey)
+  ) {
+    throw new OperationalError(
+      'the release key to embed in the agent is not an armoured OpenPGP public key; pass ' +
+        'the public half (ReleaseKey.armoredPublicKey), never the private key.',
+      'bundle_release_key',
+    );
+  }
+  return { CERTAGENT_RELEASE_KEY: JSON.stringify(releaseKey) };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface SeaOptions {
   /** Holds the runtimes and the built executables, keyed by content. */
   cacheDir: string;
   windows: boolean;
+  /** Armoured release public key compiled in for the updater (none: read from disk). */
+  releaseKey?: string;
 }
 
 export interface SeaResult {
@@ -35,7 +37,11 @@ export interface SeaResult {
 export async function buildSingleExecutables(opts: SeaOptions): Promise<SeaResult> {
   const scratch = fs.mkdtempSync(path.join(ensureDir(opts.cacheDir), 'sea-build-'));
   try {
-    const bundle = await bundleAgent(path.join(scratch, 'certagent.cjs'), opts.stamp);
+    const bundle = await bundleAgent(
+      path.join(scratch, 'certagent.cjs'),
+      opts.stamp,
+      opts.releaseKey,
+    );
     const linuxNode = await nodeRuntime('linux-x64', opts.nodeVersion, opts.cacheDir);
     const blob = await makeBlob(linuxNode, bundle, scratch);
 

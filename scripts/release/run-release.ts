@@ -87,6 +87,10 @@ export async function runRelease(opts: ReleaseOptions = {}): Promise<ReleaseResu
         workDir,
         windows: formats.some((f) => WINDOWS_FORMATS.has(f)),
         authenticode,
+        // The current key only: the agent reads one embedded key. During a rotation
+        // (CERTAGENT_RELEASE_KEY_NEXT) agents built now trust the current key alone; what
+        // is missing is a list-valued define in agent/trust/release-keys.ts.
+        releaseKey: keys.signing[0].armoredPublicKey,
         prebuiltLinuxAgent: prebuiltAgent(env),
       }),
     );

@@ -77,7 +77,7 @@ npx tsx scripts/release.ts --only "$missing" --dist "$out" >"$dist/.log" 2>&1 ||
 	{ tail -30 "$dist/.log" >&2; exit 1; }
 for format in $(echo "$missing" | tr ',' ' '); do
 	case "$format" in
-	sea) pattern='*-linux-x64 *-win-x64.exe' ;;
+	sea) pattern='*-linux-x64 *-win-x64.exe certagent-setup*.exe' ;;
 	deb) pattern='*.deb' ;;
 	rpm) pattern='*.rpm' ;;
 	bin) pattern='*.bin' ;;
@@ -87,6 +87,8 @@ for format in $(echo "$missing" | tr ',' ' '); do
 	esac
 	(cd "$out" && for p in $pattern; do [ -e "$p" ] && echo "$p"; done) >"$dist/.built-$format.tmp"
 done
+# Each run's SHA256SUMS is kept as .sums-<formats> (tests check what it lists).
+mv "$out/SHA256SUMS" "$dist/.sums-$missing"
 for f in "$out"/*; do
 	case "$(basename "$f")" in SHA256SUMS*) ;; *) mv "$f" "$dist/" ;; esac
 done
