@@ -6,7 +6,7 @@ import { loadAgentConfig, saveAgentConfig } from '../config/agent-config.ts';
 import type { AgentFiles } from '../config/agent-files.ts';
 import { createManagerDispatcher } from '../service/dispatcher.ts';
 import { ManagerClient, ManagerRejectedError } from '../service/manager-client.ts';
-import { serverTrust } from '../service/server-trust.ts';
+import { registrationTrust } from '../service/server-trust.ts';
 import { buildIdentity } from '../version.ts';
 import { createPendingIdentity, loadIdentity, saveIdentity } from './agent-identity.ts';
 
@@ -31,10 +31,10 @@ export async function registerAgent(files: AgentFiles, options: RegisterOptions,
   }
 
   const config = loadAgentConfig(files.config);
-  const ca = serverTrust(files, options.caFile);
+  const trust = registrationTrust(files, options.caFile);
   const client = new ManagerClient(
     server,
-    createManagerDispatcher(config, { ca }, files.secretKey, log),
+    createManagerDispatcher(config, { ca: trust.ca }, files.secretKey, log),
   );
   const pending = await createPendingIdentity(os.hostname());
   log.info({ server }, 'registering with the management server');
@@ -47,7 +47,8 @@ export async function registerAgent(files: AgentFiles, options: RegisterOptions,
       hostname: os.hostname(),
     });
     saveIdentity(files, pending.keyPem, answer.certificate, answer.caCertificate);
-    if (options.caFile) fs.copyFileSync(options.caFile, files.serverCa);
+    // Later connections trust what this call trusted, not a later SSL_CERT_FILE.
+    if (trust.pin !== undefined) fs.writeFileSync(files.serverCa, trust.pin, { mode: 0o644 });
     saveAgentConfig(files.config, {
       ...config,
       server,

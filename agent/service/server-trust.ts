@@ -3,21 +3,52 @@ import tls from 'node:tls';
 import { OperationalError } from '../cli/errors.ts';
 import type { AgentFiles } from '../config/agent-files.ts';
 
+/** What the register call trusts, and the PEM to pin for later connections (none: Node's roots). */
+export interface RegistrationTrust {
+  ca: string[];
+  pin?: string;
+}
+
 /**
- * The CA certificates the agent trusts for the manager's server certificate: the one
- * given with `register --ca FILE` (kept as conf/server-ca.pem), else SSL_CERT_FILE (Node
- * ignores it unless started with --use-openssl-ca, so it is read here), else Node's
- * bundled roots; plus, once registered, the manager CA returned at registration.
+ * The CA certificates the register call trusts for the manager's server certificate: the
+ * one given with `register --ca FILE`, else conf/server-ca.pem (an earlier --ca), else
+ * SSL_CERT_FILE (Node ignores it unless started with --use-openssl-ca, so it is read here),
+ * else Node's bundled roots; plus the manager CA of an earlier registration (--force).
  */
-export function serverTrust(files: AgentFiles, caFile?: string, env = process.env): string[] {
+export function registrationTrust(
+  files: AgentFiles,
+  caFile?: string,
+  env = process.env,
+): RegistrationTrust {
   const managerCa = fs.existsSync(files.managerCa)
     ? [readCa(files.managerCa, 'conf/manager-ca.pem')]
     : [];
-  if (caFile) return [readCa(caFile, '--ca'), ...managerCa];
-  if (fs.existsSync(files.serverCa))
-    return [readCa(files.serverCa, 'conf/server-ca.pem'), ...managerCa];
-  if (env.SSL_CERT_FILE) return [readCa(env.SSL_CERT_FILE, 'SSL_CERT_FILE'), ...managerCa];
-  return [...tls.rootCertificates, ...managerCa];
+  const pinned = (pem: string) => ({ ca: [pem, ...managerCa], pin: pem });
+  if (caFile) return pinned(readCa(caFile, '--ca'));
+  if (fs.existsSync(files.serverCa)) return pinned(readCa(files.serverCa, 'conf/server-ca.pem'));
+  if (env.SSL_CERT_FILE) return pinned(readCa(env.SSL_CERT_FILE, 'SSL_CERT_FILE'));
+  return { ca: [...tls.rootCertificates, ...managerCa] };
+}
+
+/**
+ * What every connection after registration trusts: the manager CA received at registration
+ * plus the CA the register call itself trusted (conf/server-ca.pem, or Node's bundled roots
+ * when it used those). SSL_CERT_FILE is deliberately not read: in the container image it
+ * always names the image's bundle, and a registered agent must keep its pin whatever the
+ * environment of a later start says.
+ */
+export function pinnedManagerTrust(files: AgentFiles): string[] {
+  if (!fs.existsSync(files.managerCa)) {
+    throw new OperationalError(
+      `the manager CA received at registration is missing (${files.managerCa}); register again with "certagent register --force --token T"`,
+      'ca-file',
+    );
+  }
+  const managerCa = readCa(files.managerCa, 'conf/manager-ca.pem');
+  if (fs.existsSync(files.serverCa)) {
+    return [managerCa, readCa(files.serverCa, 'conf/server-ca.pem')];
+  }
+  return [managerCa, ...tls.rootCertificates];
 }
 
 function readCa(file: string, origin: string): string {

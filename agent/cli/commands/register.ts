@@ -10,26 +10,42 @@ export function addRegisterCommand(program: Command, ctx: CliContext): void {
       '--token <token>',
       'one-time installation token (or env CERTAGENT_TOKEN, which keeps it out of ps)',
     )
-    .requiredOption('--server <url>', 'management server URL, e.g. https://manager.example:8443')
+    .option(
+      '--server <url>',
+      'management server URL, e.g. https://manager.example:8443 (default: the configured server)',
+    )
     .option(
       '--ca <file>',
       "PEM file with the CA of the manager's server certificate (default: SSL_CERT_FILE, then system roots)",
     )
     .option('--force', 'register again even though an identity exists (needs a new token)')
-    .action(async (opts: { token?: string; server: string; ca?: string; force?: boolean }) => {
+    .action(async (opts: { token?: string; server?: string; ca?: string; force?: boolean }) => {
       // No commander default from the env: help output would print the token.
       const token = opts.token ?? process.env.CERTAGENT_TOKEN;
       if (!token) throw new UsageError('--token is required (or set CERTAGENT_TOKEN)');
       const { agentFiles } = await import('../../config/agent-files.ts');
+      const { loadAgentConfig } = await import('../../config/agent-config.ts');
       const { createLogger } = await import('../../logging/logger.ts');
       const { registerAgent } = await import('../../registration/register-agent.ts');
       const paths = ctx.paths();
+      const files = agentFiles(paths);
+
+      // SPEC: --server is optional once the configuration names a server (the MSI's
+      // PROPERTY_SERVER_URL, an earlier registration). `config set` has no `server` key yet:
+      // that lives in agent/config/agent-config.ts, outside this change.
+      const server = opts.server ?? loadAgentConfig(files.config).server;
+      if (!server) {
+        throw new UsageError(
+          `no management server given and none configured in ${files.config}; pass --server https://HOST:PORT`,
+        );
+      }
+
       const log = createLogger({ logDir: paths.logs, name: 'agent' });
       const answer = await registerAgent(
-        agentFiles(paths),
-        { token, server: opts.server, caFile: opts.ca, force: opts.force },
+        files,
+        { token, server, caFile: opts.ca, force: opts.force },
         log,
       );
-      ctx.stdout.write(`registered as ${answer.name} (${answer.agentId}) with ${opts.server}\n`);
+      ctx.stdout.write(`registered as ${answer.name} (${answer.agentId}) with ${server}\n`);
     });
 }
