@@ -78,6 +78,18 @@ function proxyString(field: keyof ProxyConfig): SettableKey['apply'] {
 
 /** Keys accepted by `config set`, with how each value is parsed. */
 export const SETTABLE_KEYS: Record<string, SettableKey> = {
+  server: {
+    describe: 'https URL of the management server, used by `register` without --server',
+    apply(config, value) {
+      // Registration talks only TLS to the manager, so a plain http URL is a mistake.
+      if (!/^https:\/\/[^/\s]+/i.test(value)) {
+        throw new UsageError(
+          `server must be an https:// URL such as https://HOST:PORT, not "${value}"`,
+        );
+      }
+      config.server = value;
+    },
+  },
   'auto-update': {
     describe: 'true or false',
     apply(config, value) {

@@ -139,6 +139,18 @@ describe('certagent config', () => {
     expect(res.err).toMatch(message);
   });
 
+  it('takes an https server URL for register and refuses a plain http one', async () => {
+    const dir = newBase();
+    const bad = await agent(dir, ['config', 'set', 'server', 'http://manager.invalid:8443']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/https:\/\/HOST:PORT/);
+
+    const good = await agent(dir, ['config', 'set', 'server', 'https://127.0.0.1:9']);
+    expect(good.code).toBe(0);
+    const shown = await agent(dir, ['config', 'show']);
+    expect(JSON.parse(shown.out).server).toBe('https://127.0.0.1:9');
+  });
+
   it('refuses to run before registration, and a corrupt agent.json, with exit 1', async () => {
     const base = newBase();
     const run = await agent(base, ['run']);

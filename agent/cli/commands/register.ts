@@ -31,12 +31,11 @@ export function addRegisterCommand(program: Command, ctx: CliContext): void {
       const files = agentFiles(paths);
 
       // SPEC: --server is optional once the configuration names a server (the MSI's
-      // PROPERTY_SERVER_URL, an earlier registration). `config set` has no `server` key yet:
-      // that lives in agent/config/agent-config.ts, outside this change.
+      // PROPERTY_SERVER_URL, `config set server URL`, an earlier registration).
       const server = opts.server ?? loadAgentConfig(files.config).server;
       if (!server) {
         throw new UsageError(
-          `no management server given and none configured in ${files.config}; pass --server https://HOST:PORT`,
+          `no management server given and none configured in ${files.config}; pass --server https://HOST:PORT or run 'config set server URL'`,
         );
       }
 
