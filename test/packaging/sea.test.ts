@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
@@ -48,6 +49,15 @@ async function installWithoutKeyFile(key: ReleaseKey, name: string): Promise<str
   const source = `${host.origin}/${name}`;
   const base = path.join(root, 'var');
   return ['--base-dir', base, 'update', '--source', source, '--install-root', root, '--check'];
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 async function runAgent(command: string[], args: string[]) {
@@ -115,6 +125,31 @@ describeWithTools('single executables', ['osslsigncode', 'strip'], () => {
     expect(bad.exitCode).toBe(1);
     expect(bad.all).toMatch(/not a trusted release key/);
     expect(bad.all).not.toMatch(/update available/);
+  });
+
+  it('evaluates PAC files in their worker sandbox inside the executable', async () => {
+    const closedPort = await freePort();
+    host.set(
+      'sea-pac/route.pac',
+      `function FindProxyForURL(url, host) {
+        return isInNet(host, "127.0.0.0", "255.0.0.0") ? "PROXY 127.0.0.1:${closedPort}" : "DIRECT";
+      }`,
+    );
+    host.set('sea-pac/loop.pac', 'function FindProxyForURL(url, host) { while (true) {} }');
+    const args = await installWithoutKeyFile(await createReleaseKey(), 'sea-pac');
+    const usePac = (name: string) =>
+      runAgent([linux], ['--base-dir', args[1], 'config', 'set', 'proxy.pac-url', host.url(name)]);
+
+    expect((await usePac('sea-pac/route.pac')).exitCode).toBe(0);
+    const routed = await runAgent([linux], args);
+    expect(routed.exitCode).toBe(1);
+    expect(routed.all).toContain(`PROXY 127.0.0.1:${closedPort}: cannot connect to proxy`);
+
+    // The CPU limit (the worker is stopped) holds in the executable too.
+    expect((await usePac('sea-pac/loop.pac')).exitCode).toBe(0);
+    const looped = await runAgent([linux], args);
+    expect(looped.exitCode).toBe(1);
+    expect(looped.all).toMatch(/loop\.pac ran longer than \d+ ms while evaluating/);
   });
 
   it('exits 2 with a message on an unknown command, like the source tree does', async () => {
