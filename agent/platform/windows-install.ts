@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
@@ -68,9 +69,15 @@ export interface ApplyDeps {
   registry: InstallRegistry;
   files: AgentFiles;
   log: Logger;
-  /** Registers with the token (registerAgent); throws when the manager refuses or is down. */
-  register(token: string, server: string): Promise<void>;
+  /**
+   * Registers with the token (registerAgent), trusting caFile when the installer gave one;
+   * throws when the manager refuses or is down.
+   */
+  register(token: string, server: string, caFile?: string): Promise<void>;
 }
+
+/** Values kept until registration succeeds: the CA goes with the token it is needed for. */
+const KEPT_FOR_REGISTRATION = ['Token', 'ServerCa'];
 
 export type ApplyOutcome = 'nothing' | 'applied' | 'registered' | 'registration-failed';
 
@@ -79,8 +86,9 @@ export type ApplyOutcome = 'nothing' | 'applied' | 'registered' | 'registration-
  * auto-update and proxy into conf/agent.json (the password sealed), then registration with
  * the token. Values given empty or not at all leave the configuration as it is, which is
  * what keeps settings across an upgrade run without properties. Every value is deleted
- * once applied; the token only after registration succeeded, so a manager that is down
- * is retried on the next start instead of losing the token.
+ * once applied; the token (and the CA file given to trust the manager) only after
+ * registration succeeded, so a manager that is down or a CA file not yet in place is
+ * retried on the next start instead of losing the token.
  */
 export async function applyInstallProperties(deps: ApplyDeps): Promise<ApplyOutcome> {
   const values = await deps.registry.read();
@@ -106,20 +114,23 @@ export async function applyInstallProperties(deps: ApplyDeps): Promise<ApplyOutc
     'applied the installer properties',
   );
 
-  const applied = Object.keys(values).filter((v) => v !== 'Token');
-  await deps.registry.delete(applied);
+  // Without a token the CA has nothing to be used for: the trust of an earlier registration
+  // is pinned in conf/server-ca.pem, which no install or upgrade touches.
+  const kept = values.Token ? KEPT_FOR_REGISTRATION : [];
+  await deps.registry.delete(Object.keys(values).filter((v) => !kept.includes(v)));
   if (!values.Token) return 'applied';
-  return registerWithToken(deps, values.Token, config.server);
+  return registerWithToken(deps, values.Token, config.server, values.ServerCa || undefined);
 }
 
 async function registerWithToken(
   deps: ApplyDeps,
   token: string,
   server: string | undefined,
+  caFile: string | undefined,
 ): Promise<ApplyOutcome> {
   if (loadIdentity(deps.files)) {
     // A reinstall or upgrade given a token again: the identity stands, the token is dropped.
-    await deps.registry.delete(['Token']);
+    await deps.registry.delete(KEPT_FOR_REGISTRATION);
     deps.log.info('already registered; the installer token was removed unused');
     return 'applied';
   }
@@ -130,18 +141,59 @@ async function registerWithToken(
     );
     return 'registration-failed';
   }
+  const caProblem = caFile === undefined ? undefined : checkCaFile(caFile);
+  if (caProblem) {
+    deps.log.error(
+      { key: INSTALL_KEY, caFile },
+      `PROPERTY_SERVER_CA ${caFile} cannot be used: ${caProblem}; put the manager's CA certificate (PEM) at that path or reinstall with PROPERTY_SERVER_CA=<PEM file>; the token is kept and registration retried at next start`,
+    );
+    return 'registration-failed';
+  }
   try {
-    await deps.register(token, server);
+    await deps.register(token, server, caFile);
   } catch (err) {
     deps.log.error(
-      { err, server },
+      { err, server, caFile },
       'registration with the installer token failed; retried at next start',
     );
     return 'registration-failed';
   }
-  await deps.registry.delete(['Token']);
+  await deps.registry.delete(KEPT_FOR_REGISTRATION);
   deps.log.info({ server }, 'registered with the installer token; token removed from the registry');
   return 'registered';
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * Why the installer's CA file cannot be trusted, or undefined when it holds only PEM
+ * certificates. Checked before registering so that a wrong path is reported as such rather
+ * than as a TLS failure against the manager.
+ */
+export function checkCaFile(file: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return `it cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return 'it holds no PEM certificate (-----BEGIN CERTIFICATE-----)';
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      return `certificate ${i + 1} in it does not parse`;
+    }
+  }
+  return undefined;
+}
+
+/** The registration the installer's token triggers: registerAgent with the installer's CA. */
+export function installerRegistration(files: AgentFiles, log: Logger): ApplyDeps['register'] {
+  return async (token, server, caFile) => {
+    await registerAgent(files, { token, server, caFile }, log);
+  };
 }
 
 /**
@@ -158,8 +210,6 @@ export async function applyWindowsInstallOnStart(
     registry: regExeRegistry(),
     files,
     log,
-    register: async (token, server) => {
-      await registerAgent(files, { token, server }, log);
-    },
+    register: installerRegistration(files, log),
   });
 }

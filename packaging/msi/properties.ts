@@ -18,6 +18,9 @@ export const INSTALL_PROPERTIES: InstallProperty[] = [
   { property: 'PROPERTY_AUTOUPDATE', registryValue: 'AutoUpdate', secret: false },
   // Not in the vendor's list: the management server URL `certagent register` needs.
   { property: 'PROPERTY_SERVER_URL', registryValue: 'ServerUrl', secret: false },
+  // Also ours: a PEM file on the machine with the manager's CA, the `register --ca` of the
+  // first start (a manager with a private CA); pinned in conf/server-ca.pem once registered.
+  { property: 'PROPERTY_SERVER_CA', registryValue: 'ServerCa', secret: false },
   { property: 'PROPERTY_USE_PROXY', registryValue: 'UseProxy', secret: false },
   { property: 'PROPERTY_PROXY_PAC_URL', registryValue: 'ProxyPacUrl', secret: false },
   { property: 'PROPERTY_PROXY_HOST', registryValue: 'ProxyHost', secret: false },

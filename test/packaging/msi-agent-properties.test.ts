@@ -3,22 +3,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadAgentConfig, revealProxyPassword } from '../../agent/config/agent-config.ts';
 import { agentFiles, type AgentFiles } from '../../agent/config/agent-files.ts';
 import { SecretBox } from '../../agent/config/secret-box.ts';
+import { loadIdentity } from '../../agent/registration/agent-identity.ts';
 import {
   applyInstallProperties,
   AUTOUPDATE_NOT_GIVEN,
   INSTALL_KEY,
   parseRegQuery,
   applyWindowsInstallOnStart,
+  installerRegistration,
   type InstallRegistry,
 } from '../../agent/platform/windows-install.ts';
 import {
   AUTOUPDATE_NOT_GIVEN as MSI_MARKER,
   INSTALL_PROPERTIES,
 } from '../../packaging/msi/properties.ts';
+import { addAgent, startManager, type ManagerProcess } from '../support/manager.ts';
 
 /** The install key as a map, standing in for reg.exe (the Wine suite below uses the real one). */
 function memoryRegistry(initial: Record<string, string> | null) {
@@ -47,6 +50,7 @@ function capturedLog() {
 const FULL_INSTALL = {
   Token: 'tok-abc-123',
   ServerUrl: 'https://manager.example.test:8443',
+  ServerCa: '',
   AutoUpdate: '',
   UseProxy: '1',
   ProxyPacUrl: '',
@@ -115,7 +119,7 @@ describe('agent applies the MSI properties on first start', () => {
       },
     });
     expect(outcome).toBe('registration-failed');
-    expect(reg.current()).toEqual({ Token: 'tok-abc-123' });
+    expect(reg.current()).toEqual({ Token: 'tok-abc-123', ServerCa: '' });
     expect(text()).toContain('ECONNREFUSED');
     expect(text()).not.toContain('tok-abc-123');
   });
@@ -185,6 +189,124 @@ describe('agent applies the MSI properties on first start', () => {
 
   it('does nothing off Windows, where there is no MSI and no registry', async () => {
     expect(await applyWindowsInstallOnStart(files, capturedLog().log, 'linux')).toBe('nothing');
+  });
+});
+
+function newAgentFiles(prefix: string): AgentFiles {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), `certagent-${prefix}-`));
+  const files = agentFiles({ base, conf: path.join(base, 'conf'), logs: path.join(base, 'logs') });
+  fs.mkdirSync(path.dirname(files.config), { recursive: true });
+  return files;
+}
+
+describe('PROPERTY_SERVER_CA: registering with a manager that has its own CA', () => {
+  let manager: ManagerProcess;
+
+  beforeAll(async () => {
+    manager = await startManager();
+  });
+
+  afterAll(async () => {
+    await manager?.stop();
+    if (manager) fs.rmSync(manager.dataDir, { recursive: true, force: true });
+  });
+
+  it('is refused without the CA (token kept), registers once the CA is given, pins it', async () => {
+    const files = newAgentFiles('msica');
+    const { token } = await addAgent(manager.dataDir, 'msi-private-ca');
+    const install = { Token: token, ServerUrl: manager.url, AutoUpdate: AUTOUPDATE_NOT_GIVEN };
+    const reg = memoryRegistry({ ...install, ServerCa: '' });
+    const first = capturedLog();
+    const apply = (log = first.log) =>
+      applyInstallProperties({
+        registry: reg.registry,
+        files,
+        log,
+        register: installerRegistration(files, log),
+      });
+
+    // Node's own roots do not know the manager's CA: the token must survive the failure.
+    const savedBundle = process.env.SSL_CERT_FILE;
+    delete process.env.SSL_CERT_FILE;
+    try {
+      expect(await apply()).toBe('registration-failed');
+    } finally {
+      if (savedBundle !== undefined) process.env.SSL_CERT_FILE = savedBundle;
+    }
+    expect(reg.current()).toEqual({ Token: token, ServerCa: '' });
+    expect(loadIdentity(files)).toBeUndefined();
+    expect(first.text()).not.toContain(token);
+
+    // A reinstall gives the CA; the next start registers with the same token.
+    Object.assign(reg.current()!, { ServerCa: manager.caPath });
+    const second = capturedLog();
+    expect(await apply(second.log)).toBe('registered');
+    expect(reg.current()).toEqual({});
+    expect(loadIdentity(files)).toBeDefined();
+    expect(fs.readFileSync(files.serverCa, 'utf8')).toBe(fs.readFileSync(manager.caPath, 'utf8'));
+    expect(loadAgentConfig(files.config).server).toBe(manager.url);
+    expect(second.text()).not.toContain(token);
+
+    // An upgrade without properties leaves the pinned CA and the registration as they are.
+    const pinned = fs.readFileSync(files.serverCa, 'utf8');
+    const upgrade = memoryRegistry({ Token: '', ServerUrl: '', ServerCa: '', AutoUpdate: '' });
+    const outcome = await applyInstallProperties({
+      registry: upgrade.registry,
+      files,
+      log: capturedLog().log,
+      register: installerRegistration(files, capturedLog().log),
+    });
+    expect(outcome).toBe('applied');
+    expect(upgrade.current()).toEqual({});
+    expect(fs.readFileSync(files.serverCa, 'utf8')).toBe(pinned);
+    expect(loadAgentConfig(files.config).server).toBe(manager.url);
+  });
+
+  const notPem = (dir: string) => {
+    const file = path.join(dir, 'not-a-cert.pem');
+    fs.writeFileSync(file, 'this is not a certificate\n');
+    return file;
+  };
+  const brokenPem = (dir: string) => {
+    const file = path.join(dir, 'broken.pem');
+    const good = fs.readFileSync(manager.caPath, 'utf8');
+    // Same armour, body cut in half: the file looks like PEM but holds no certificate.
+    const body = good.split('\n').slice(1, -2);
+    const cut = body.slice(0, Math.ceil(body.length / 2));
+    fs.writeFileSync(
+      file,
+      ['-----BEGIN CERTIFICATE-----', ...cut, '-----END CERTIFICATE-----'].join('\n'),
+    );
+    return file;
+  };
+  const missing = (dir: string) => path.join(dir, 'no-such-ca.pem');
+  const directory = (dir: string) => dir;
+
+  it.each([
+    ['a path that does not exist', missing, /cannot be read \(ENOENT\)/],
+    ['a directory', directory, /cannot be read \(EISDIR\)/],
+    ['a file without PEM certificates', notPem, /holds no PEM certificate/],
+    ['a PEM block that does not parse', brokenPem, /certificate 1 in it does not parse/],
+  ])('keeps the token and reports %s, without calling the manager', async (_, make, reason) => {
+    const files = newAgentFiles('msibadca');
+    const caFile = make(fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-badca-')));
+    const reg = memoryRegistry({ Token: 'tok-bad-ca', ServerUrl: manager.url, ServerCa: caFile });
+    const { log, text } = capturedLog();
+    let called = false;
+    const outcome = await applyInstallProperties({
+      registry: reg.registry,
+      files,
+      log,
+      register: async () => void (called = true),
+    });
+
+    expect(outcome).toBe('registration-failed');
+    expect(called).toBe(false);
+    expect(reg.current()).toEqual({ Token: 'tok-bad-ca', ServerCa: caFile });
+    expect(text()).toMatch(reason);
+    expect(text()).toContain(`PROPERTY_SERVER_CA ${caFile}`);
+    expect(text()).not.toContain('tok-bad-ca');
+    expect(fs.existsSync(files.serverCa)).toBe(false);
   });
 });
 
