@@ -47,6 +47,20 @@ export function classifyProbeError(err: unknown, where: string): ProbeFailure {
 
 /** A failure of a known kind, e.g. the probe's own timeout. */
 export function failure(code: EndpointErrorCode, where: string, detail?: string): ProbeFailure {
-  const suffix = detail ? ` (${detail})` : '';
+  const reason = detail ? readableDetail(detail) : '';
+  const suffix = reason ? ` (${reason})` : '';
   return { code, message: `${where}: ${ADVICE[code]}${suffix}` };
+}
+
+// OpenSSL's error queue line: "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:".
+const OPENSSL_ERROR = /[0-9A-F]+:error:[0-9A-F]+:[^:\n]*:[^:\n]*:([^:\n]+):/g;
+
+/**
+ * One line without OpenSSL internals (thread ids, source files): a table row and a JSON
+ * consumer need the reason ("wrong version number"), not where inside OpenSSL it was raised.
+ */
+export function readableDetail(detail: string): string {
+  const reasons = [...detail.matchAll(OPENSSL_ERROR)].map((m) => m[1]!.trim());
+  const text = reasons.length > 0 ? [...new Set(reasons)].join('; ') : detail;
+  return text.replace(/\s+/g, ' ').trim();
 }
