@@ -53,20 +53,22 @@ async function makeBlob(node: string, bundle: string, scratch: string): Promise<
   const config = path.join(scratch, 'sea-config.json');
   fs.writeFileSync(
     config,
+    // Relative names, resolved from the scratch folder: the blob records `main` as given,
+    // and a random temporary path there would make every build's bytes differ.
     JSON.stringify({
-      main: bundle,
-      output: blob,
+      main: path.relative(scratch, bundle),
+      output: path.basename(blob),
       disableExperimentalSEAWarning: true,
       useCodeCache: false,
       useSnapshot: false,
     }),
   );
-  await run(node, ['--experimental-sea-config', config], 'blob');
+  await run(node, ['--experimental-sea-config', config], 'blob', scratch);
   return blob;
 }
 
-async function run(file: string, args: string[], step: string): Promise<void> {
-  const res = await execa(file, args, { reject: false });
+async function run(file: string, args: string[], step: string, cwd?: string): Promise<void> {
+  const res = await execa(file, args, { reject: false, cwd });
   if (res.exitCode === 0) return;
   throw new OperationalError(
     `building the bootstrap executable failed at "${step}" (${path.basename(file)} exit ` +

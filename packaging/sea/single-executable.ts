@@ -111,15 +111,21 @@ async function makeBlob(node: string, bundle: string, scratch: string): Promise<
   const config = path.join(scratch, 'sea-config.json');
   fs.writeFileSync(
     config,
+    // Relative names, resolved from the scratch folder: the blob records `main` as given,
+    // and a random temporary path there would make every build's bytes differ.
     JSON.stringify({
-      main: bundle,
-      output: blob,
+      main: path.relative(scratch, bundle),
+      output: path.basename(blob),
       disableExperimentalSEAWarning: true,
       useCodeCache: false,
       useSnapshot: false,
     }),
   );
-  const res = await execa(node, ['--experimental-sea-config', config], { reject: false, env: {} });
+  const res = await execa(node, ['--experimental-sea-config', config], {
+    reject: false,
+    env: {},
+    cwd: scratch,
+  });
   if (res.exitCode !== 0) {
     throw new OperationalError(
       `making the SEA blob with ${node} failed: ${res.stderr.trim()}. Delete the cached ` +
