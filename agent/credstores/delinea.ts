@@ -47,7 +47,9 @@ export class DelineaStore implements CredentialStore {
     const s = def.settings;
     if (!s.url) throw new UsageError(`delinea store "${def.name}" needs --url`);
     if (!s.username || !def.secrets.password) {
-      throw new UsageError(`delinea store "${def.name}" needs --username and --password-stdin`);
+      throw new UsageError(
+        `delinea store "${def.name}" needs --username and its password (--secret-stdin)`,
+      );
     }
     this.base = new URL(String(s.url).replace(/\/*$/, '/'));
     const ca = s.ca_file ? fs.readFileSync(String(s.ca_file), 'utf8') : undefined;

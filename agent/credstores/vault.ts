@@ -29,10 +29,14 @@ export function vaultSettings(def: StoreDefinition): VaultSettings {
   if (!s.address) throw new UsageError(`vault store "${def.name}" needs an address (--address)`);
   const auth = s.role_id ? 'approle' : 'token';
   if (auth === 'token' && !def.secrets.token) {
-    throw new UsageError(`vault store "${def.name}" needs --token, or --role-id with --secret-id`);
+    throw new UsageError(
+      `vault store "${def.name}" needs a token (--secret-stdin), or --role-id with its secret_id (--secret-stdin)`,
+    );
   }
   if (auth === 'approle' && !def.secrets.secret_id) {
-    throw new UsageError(`vault store "${def.name}" uses AppRole and needs --secret-id`);
+    throw new UsageError(
+      `vault store "${def.name}" uses AppRole and needs its secret_id (--secret-stdin)`,
+    );
   }
   const kv = s.kv_version === undefined ? undefined : Number(s.kv_version);
   if (kv !== undefined && kv !== 1 && kv !== 2) {
@@ -181,7 +185,7 @@ export class VaultStore implements CredentialStore {
     if (this.settings.auth === 'approle') return this.logIn();
     throw new OperationalError(
       `vault store "${this.name}": the token expired and cannot be renewed; set a new one ` +
-        `with \`certagent-config credstore add ${this.name} --type vault --token-stdin ...\` ` +
+        `with \`certagent-config credstore add ${this.name} --type vault --address URL --secret-stdin\` ` +
         'or switch to AppRole',
       'credstore-token-expired',
     );

@@ -52,7 +52,7 @@ export class PacFile {
 async function fetchPac(url: string): Promise<string> {
   const fail = (why: string, cause?: unknown) =>
     new OperationalError(
-      `cannot download PAC file ${url}: ${why}; check the PAC URL (config set proxy.pacUrl) ` +
+      `cannot download PAC file ${url}: ${why}; check the PAC URL (config set proxy.pac-url) ` +
         'or set a proxy host and port instead',
       'pac-unreachable',
       { cause },

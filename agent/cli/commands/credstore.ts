@@ -181,7 +181,12 @@ async function definitionFrom(
   const field = secretFieldOf(o);
   const secrets: Record<string, string> = {};
   if (field) {
-    const value = await readSecret(ctx, o.secretStdin, `${field} for store "${name}"`);
+    const value = await readSecret(
+      ctx,
+      o.secretStdin,
+      `${field} for store "${name}"`,
+      '--secret-stdin',
+    );
     if (value) secrets[field] = value;
   }
   return { name, type: o.type as StoreType, settings, secrets };
@@ -230,9 +235,19 @@ function addSecretCommands(cmd: Command, ctx: CliContext, run: Runner): void {
         if (o.privateKeyPath) {
           fields.private_key_path = o.privateKeyPath;
           if (o.passPhrase)
-            fields.pass_phrase = await readSecret(ctx, o.passwordStdin, 'key pass phrase');
+            fields.pass_phrase = await readSecret(
+              ctx,
+              o.passwordStdin,
+              'key pass phrase',
+              '--password-stdin',
+            );
         } else {
-          fields.password = await readSecret(ctx, o.passwordStdin, `password for ${o.username}`);
+          fields.password = await readSecret(
+            ctx,
+            o.passwordStdin,
+            `password for ${o.username}`,
+            '--password-stdin',
+          );
         }
         await run('credstore.secret.set', { ref, fields }, (d, ops) =>
           ops.setLocalSecret(d, ref, fields),
@@ -267,19 +282,17 @@ async function readSecret(
   ctx: CliContext,
   fromStdin: boolean | undefined,
   what: string,
+  flag: '--secret-stdin' | '--password-stdin',
 ): Promise<string> {
   if (fromStdin) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const value = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
-    if (!value)
-      throw new UsageError(`--secret-stdin/--password-stdin given but stdin held no ${what}`);
+    if (!value) throw new UsageError(`${flag} given but stdin held no ${what}`);
     return value;
   }
   if (!process.stdin.isTTY) {
-    throw new UsageError(
-      `no ${what}: pipe it with --secret-stdin / --password-stdin, or run on a terminal`,
-    );
+    throw new UsageError(`no ${what}: pipe it with ${flag}, or run on a terminal`);
   }
   const { password: promptPassword } = await import('@inquirer/prompts');
   return promptPassword(
