@@ -3,6 +3,7 @@ import * as x509 from '@peculiar/x509';
 import crypto, { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { OperationalError } from '../cli/errors.ts';
 import type { AgentFiles } from '../config/agent-files.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -53,6 +54,31 @@ export function loadIdentity(files: AgentFiles): { key: string; cert: string } |
     key: fs.readFileSync(files.identityKey, 'utf8'),
     cert: fs.readFileSync(files.identityCert, 'utf8'),
   };
+}
+
+/**
+ * Parses the stored identity before the service connects: a damaged agent.pem/agent.key
+ * would otherwise surface as an unhelpful TLS error blamed on the network.
+ */
+export function assertIdentityReadable(
+  files: AgentFiles,
+  identity: { key: string; cert: string },
+): void {
+  const checks: [string, () => unknown][] = [
+    [files.identityCert, () => new crypto.X509Certificate(identity.cert)],
+    [files.identityKey, () => crypto.createPrivateKey(identity.key)],
+  ];
+  for (const [file, parse] of checks) {
+    try {
+      parse();
+    } catch (err) {
+      throw new OperationalError(
+        `${file} is damaged (${(err as Error).message}); restore it from a backup or register again with --force and a new token`,
+        'identity-damaged',
+        { cause: err },
+      );
+    }
+  }
 }
 
 function writeAtomically(file: string, text: string, mode: number): void {

@@ -42,6 +42,7 @@ export class AgentService {
   private finished: Set<string>;
   private flushing?: Promise<void>;
   private intervalMs = DEFAULT_INTERVAL_MS;
+  private failures = 0;
   private status: Omit<ServiceStatus, 'queuedBatches' | 'runningTasks'>;
 
   constructor(
@@ -118,18 +119,30 @@ export class AgentService {
   }
 
   private markConnected(connected: boolean, err?: unknown): void {
-    if (connected !== this.status.connected) {
-      if (connected)
+    if (connected) {
+      if (!this.status.connected)
         this.log.info({ server: this.client.serverUrl }, 'connected to the management server');
-      else
-        this.log.warn(
-          { server: this.client.serverUrl, err },
-          'management server unreachable; retrying with backoff',
-        );
+      this.failures = 0;
+    } else {
+      this.logFailure(err);
     }
     this.status.connected = connected;
     if (connected) this.status.lastHeartbeatAt = new Date().toISOString();
     this.status.lastError = err ? (err as Error).message : connected ? null : this.status.lastError;
+  }
+
+  /**
+   * The first failure of a streak is logged at once (a service that never connects must say
+   * why); later ones only on powers of two, so a long outage does not flood agent.log.
+   * Errors carry only the URL and the cause, never credentials.
+   */
+  private logFailure(err: unknown): void {
+    this.failures += 1;
+    if ((this.failures & (this.failures - 1)) !== 0) return;
+    this.log.warn(
+      { server: this.client.serverUrl, err, failures: this.failures },
+      'management server unreachable; retrying with backoff',
+    );
   }
 
   private startTasks(tasks: TaskMessage[], signal: AbortSignal): void {

@@ -36,7 +36,9 @@ export function addRunCommand(
       // Before the registration check: a fresh MSI install registers here with its token.
       const handoff = await installerHandoff(files, log);
       const config = loadAgentConfig(files.config);
-      const { loadIdentity } = await import('../../registration/agent-identity.ts');
+      const { loadIdentity, assertIdentityReadable } = await import(
+        '../../registration/agent-identity.ts'
+      );
       const identity = loadIdentity(files);
       if (!identity || !config.server) {
         const why =
@@ -48,6 +50,7 @@ export function addRunCommand(
           'not-registered',
         );
       }
+      assertIdentityReadable(files, identity);
 
       // The service's modules (undici, openpgp, credential stores) load only for `run`.
       const [
