@@ -1,13 +1,11 @@
-import net from 'node:net';
+import * as scope from '../../protocol/scan-scope.ts';
+import type { TargetSpec } from '../../protocol/scan-scope.ts';
 import { UsageError } from '../cli/errors.ts';
 
-/**
- * One parsed target: a host name (resolved when probed) or an inclusive range of addresses
- * held as two numbers, so a /8 costs the same memory as a single address.
- */
-export type TargetSpec =
-  | { kind: 'name'; name: string }
-  | { kind: 'range'; family: 4 | 6; first: bigint; last: bigint };
+// The syntax lives in protocol/ so the manager validates with it too; here it becomes a
+// UsageError (exit 2), and the ranges are walked.
+export type { TargetSpec } from '../../protocol/scan-scope.ts';
+export { addressToBigInt, countTargets, formatAddress } from '../../protocol/scan-scope.ts';
 
 /** One host to probe: the name as the operator wrote it, or an address of a range. */
 export interface Target {
@@ -16,35 +14,24 @@ export interface Target {
   address: string | null;
 }
 
-// A range bigger than an IPv4 /0 is never what an operator meant; an IPv6 /64 would run
-// for longer than the universe.
-const MAX_RANGE_SIZE = 2n ** 32n;
-
-const HOST_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/i;
-
 /** Parses every target up front, so bad input stops the scan before the first probe. */
 export function parseTargets(inputs: string[]): TargetSpec[] {
-  const specs = inputs.flatMap((input) =>
-    input
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== '')
-      .map(parseTarget),
-  );
-  if (specs.length === 0) {
-    throw new UsageError('no targets given: name at least one host, address or range');
-  }
-  return specs;
+  return asUsageError(() => scope.parseTargets(inputs));
 }
 
 /** Parses one target: name, IPv4/IPv6 address, CIDR, or `first-last` address range. */
 export function parseTarget(input: string): TargetSpec {
-  const text = input.trim().replace(/^\[(.*)\]$/, '$1');
-  if (text === '') throw new UsageError('empty target: give a host name, an address or a range');
-  if (text.includes('/')) return parseCidr(text, input);
-  if (net.isIP(text)) return single(text);
-  if (text.includes('-') && looksLikeAddressRange(text)) return parseRange(text, input);
-  return parseName(text, input);
+  return asUsageError(() => scope.parseTarget(input));
+}
+
+/** Runs a scope parser, turning its syntax error into a UsageError with the same message. */
+export function asUsageError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof scope.ScanScopeError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** Streams the targets one by one; ranges are walked, never expanded into an array. */
@@ -55,137 +42,8 @@ export function* expandTargets(specs: Iterable<TargetSpec>): Generator<Target> {
       continue;
     }
     for (let n = spec.first; n <= spec.last; n++) {
-      const address = formatAddress(n, spec.family);
+      const address = scope.formatAddress(n, spec.family);
       yield { host: address, address };
     }
   }
-}
-
-/** How many hosts the specs name (names count as one). */
-export function countTargets(specs: TargetSpec[]): bigint {
-  return specs.reduce((sum, s) => sum + (s.kind === 'name' ? 1n : s.last - s.first + 1n), 0n);
-}
-
-function single(text: string): TargetSpec {
-  const family = net.isIP(text) as 4 | 6;
-  const n = addressToBigInt(text, family);
-  return { kind: 'range', family, first: n, last: n };
-}
-
-function parseCidr(text: string, input: string): TargetSpec {
-  const [address, prefixText, ...rest] = text.split('/');
-  const family = net.isIP(address ?? '');
-  const width = family === 6 ? 128 : 32;
-  const prefix = Number(prefixText);
-  if (rest.length > 0 || family === 0 || !/^\d{1,3}$/.test(prefixText ?? '') || prefix > width) {
-    throw new UsageError(
-      `bad CIDR range '${input}': expected ADDRESS/PREFIX with a prefix of 0-${width || 32}`,
-    );
-  }
-  const hostBits = BigInt(width - prefix);
-  const mask = (1n << hostBits) - 1n;
-  const n = addressToBigInt(address!, family as 4 | 6);
-  return checkSize(
-    { kind: 'range', family: family as 4 | 6, first: n & ~mask, last: n | mask },
-    input,
-  );
-}
-
-function looksLikeAddressRange(text: string): boolean {
-  const [first] = text.split('-');
-  return net.isIP(first ?? '') !== 0;
-}
-
-function parseRange(text: string, input: string): TargetSpec {
-  const parts = text.split('-');
-  const [firstText, lastText] = parts;
-  const family = net.isIP(firstText!) as 4 | 6;
-  const lastAddress =
-    family === 4 && /^\d{1,3}$/.test(lastText ?? '')
-      ? `${firstText!.split('.').slice(0, 3).join('.')}.${lastText}`
-      : (lastText ?? '');
-  if (parts.length !== 2 || net.isIP(lastAddress) !== family) {
-    throw new UsageError(
-      `bad address range '${input}': expected FIRST-LAST of one family, e.g. 10.0.0.1-10.0.0.9 or 10.0.0.1-9`,
-    );
-  }
-  const first = addressToBigInt(firstText!, family);
-  const last = addressToBigInt(lastAddress, family);
-  if (first > last) {
-    throw new UsageError(`bad address range '${input}': the first address is after the last`);
-  }
-  return checkSize({ kind: 'range', family, first, last }, input);
-}
-
-function parseName(text: string, input: string): TargetSpec {
-  const name = text.endsWith('.') ? text.slice(0, -1) : text;
-  const labels = name.split('.');
-  const valid = name.length <= 253 && labels.every((l) => HOST_LABEL.test(l));
-  // An all-numeric dotted name is a mistyped address, not a host name.
-  if (!valid || /^[\d.]+$/.test(name)) {
-    throw new UsageError(
-      `bad target '${input}': not a host name, IPv4/IPv6 address, CIDR range or FIRST-LAST range`,
-    );
-  }
-  return { kind: 'name', name };
-}
-
-function checkSize(spec: TargetSpec & { kind: 'range' }, input: string): TargetSpec {
-  if (spec.last - spec.first + 1n > MAX_RANGE_SIZE) {
-    throw new UsageError(
-      `target range '${input}' holds more than 2^32 addresses: split it or use a longer prefix (IPv6 /96 or more)`,
-    );
-  }
-  return spec;
-}
-
-/** The address as a number: 32 bits for IPv4, 128 for IPv6. */
-export function addressToBigInt(address: string, family: 4 | 6): bigint {
-  if (family === 4) {
-    return address.split('.').reduce((n, octet) => (n << 8n) | BigInt(Number(octet)), 0n);
-  }
-  return expandIpv6(address).reduce((n, group) => (n << 16n) | BigInt(group), 0n);
-}
-
-// Eight 16-bit groups, with `::` filled in and a trailing dotted IPv4 part converted.
-function expandIpv6(address: string): number[] {
-  let text = address.toLowerCase().replace(/%.*$/, '');
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const n = Number(addressToBigInt(v4[1]!, 4));
-    text =
-      text.slice(0, -v4[1]!.length) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const [head, tail] = text.split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  return [...headGroups, ...Array<string>(fill).fill('0'), ...tailGroups].map((g) =>
-    parseInt(g, 16),
-  );
-}
-
-/** The canonical text of an address number (IPv6 compressed as Node prints it). */
-export function formatAddress(n: bigint, family: 4 | 6): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((shift) => String((n >> shift) & 0xffn)).join('.');
-  }
-  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => Number((n >> s) & 0xffffn));
-  return compressIpv6(groups);
-}
-
-// RFC 5952: the longest run (two or more) of zero groups becomes `::`.
-function compressIpv6(groups: number[]): string {
-  let best = { start: -1, length: 0 };
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > best.length && j - i >= 2) best = { start: i, length: j - i };
-    i = j === i ? i + 1 : j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best.start < 0) return hex.join(':');
-  const head = hex.slice(0, best.start).join(':');
-  const tail = hex.slice(best.start + best.length).join(':');
-  return `${head}::${tail}`;
 }

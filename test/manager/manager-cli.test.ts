@@ -94,12 +94,12 @@ describe('certagent-manager verbs', () => {
         '--ports',
         '0,70000',
       ],
-      /--ports/,
+      /bad port '0'/,
     ],
     [
       'a bad target',
       ['discovery', 'add', '--agent', 'pending-one', '--targets', 'a b;rm', '--ports', '443'],
-      /--targets/,
+      /bad target 'a b;rm'/,
     ],
     [
       'an unknown agent',

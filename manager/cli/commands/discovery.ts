@@ -1,4 +1,10 @@
 import type { Command } from 'commander';
+import {
+  parsePorts as scanPorts,
+  parseSni,
+  parseTargets as scanTargets,
+  ScanScopeError,
+} from '../../../protocol/scan-scope.ts';
 import { TASK_KINDS } from '../../../protocol/tasks.ts';
 import { findAgentByName } from '../../store/agents.ts';
 import { addTask } from '../../store/tasks.ts';
@@ -6,8 +12,6 @@ import { taskKind } from '../../tasks/kinds.ts';
 import { openDataDir } from '../data-dir.ts';
 import { UsageError } from '../errors.ts';
 import type { ManagerIo } from '../main.ts';
-
-const PORTS = /^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$/;
 
 export function addDiscoveryCommand(program: Command, io: ManagerIo): void {
   const discovery = program.command('discovery').description('queue certificate discovery tasks');
@@ -33,7 +37,7 @@ export function addDiscoveryCommand(program: Command, io: ManagerIo): void {
         const payload = {
           targets: parseTargets(opts.targets),
           ports: parsePorts(opts.ports),
-          sni: opts.sni,
+          sni: opts.sni === undefined ? undefined : checked(() => parseSni(opts.sni!)),
         };
         const db = openDataDir(opts.data);
         try {
@@ -60,23 +64,27 @@ export function addDiscoveryCommand(program: Command, io: ManagerIo): void {
     );
 }
 
+// The agent's own syntax (protocol/scan-scope.ts): a task the agent would reject is refused
+// here, with the message `certagent discover` prints.
+function checked<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof ScanScopeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 function parseTargets(value: string): string[] {
   const targets = value
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
-  const bad = targets.find((t) => !/^[A-Za-z0-9.:\-/[\]_]+$/.test(t));
-  if (targets.length === 0 || bad !== undefined) {
-    throw new UsageError(`--targets: "${bad ?? value}" is not a host name, address, CIDR or range`);
-  }
+  checked(() => scanTargets(targets));
   return targets;
 }
 
 function parsePorts(value: string): string {
-  const compact = value.replace(/\s+/g, '');
-  const bad =
-    !PORTS.test(compact) || compact.split(/[,-]/).some((p) => Number(p) < 1 || Number(p) > 65535);
-  if (bad)
-    throw new UsageError(`--ports "${value}" is not a list of ports or ranges between 1 and 65535`);
-  return compact;
+  checked(() => scanPorts(value));
+  return value.replace(/\s+/g, '');
 }
