@@ -148,6 +148,19 @@ describeWithTools('MSI (wixl): tables, signature, reproducibility', TOOLS, () =>
     expect(new Set(locks.map((l) => l.Table))).toEqual(new Set(['Registry']));
   });
 
+  it('hands PROPERTY_SERVER_CA to the agent like PROPERTY_SERVER_URL, not hidden', async () => {
+    const rows = (await table(msi, 'Registry')).filter(
+      (r) => r.Key === 'SOFTWARE\\certagent\\Install',
+    );
+    const byName = (name: string) => rows.find((r) => r.Name === name);
+    expect(byName('ServerCa')).toMatchObject({ Value: '[PROPERTY_SERVER_CA]', Root: '2' });
+    expect(byName('ServerCa')?.Component_).toBe(byName('ServerUrl')?.Component_);
+    // No table default: an upgrade without it writes nothing the agent would apply.
+    expect(await property(msi, 'PROPERTY_SERVER_CA')).toBeUndefined();
+    const hidden = (await property(msi, 'MsiHiddenProperties'))?.split(';');
+    expect(hidden).not.toContain('PROPERTY_SERVER_CA');
+  });
+
   it('refuses to install without PROPERTY_TOKEN unless upgrading (LaunchCondition)', async () => {
     const conditions = await table(msi, 'LaunchCondition');
     const token = conditions.find((c) => c.Condition.includes('PROPERTY_TOKEN'));
@@ -241,6 +254,8 @@ describeWithTools(
         'PROPERTY_PROXY_PORT=3128',
         'PROPERTY_PROXY_USER=alice',
         'PROPERTY_PROXY_PASSWORD=s3cret',
+        'PROPERTY_SERVER_CA=C:\\ProgramData\\manager-ca.pem',
+        // Last: msiexec (Wine's at least) takes the next argument as the value of `NAME=`.
         'PROPERTY_AUTOUPDATE=',
       ];
       expect(await wine.msiexec(['/i', windowsPath(v1), '/qn', ...props, '/l*v', log()])).toBe(0);
@@ -268,6 +283,7 @@ describeWithTools(
         ProxyUser: 'alice',
         ProxyPassword: 's3cret',
         AutoUpdate: '',
+        ServerCa: 'C:\\ProgramData\\manager-ca.pem',
       });
 
       const service = await wine.regQuery(SERVICE_KEY);
