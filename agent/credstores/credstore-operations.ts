@@ -57,10 +57,61 @@ export async function addStore(deps: StoreDeps, def: StoreDefinition): Promise<S
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(def.name)) {
     throw new UsageError(`store name "${def.name}" must be 1-64 letters, digits, ".", "_" or "-"`);
   }
+  checkSettings(def);
   // Constructing the client validates the settings (address, AppID, files) up front.
   await openDefinition(def, deps).close();
   saveDefinition(deps.confDir, def);
   return { name: def.name, type: def.type, status: 'configured' };
+}
+
+// Settings each remote type reads; anything else was meant for another type and would be
+// silently ignored, so it is refused.
+const SETTINGS_OF: Record<string, readonly string[]> = {
+  vault: ['address', 'namespace', 'mount', 'kv_version', 'role_id', 'ca_file', 'use_proxy'],
+  cyberark: ['url', 'app_id', 'safe', 'folder', 'client_p12', 'ca_file', 'use_proxy'],
+  delinea: ['url', 'username', 'ca_file', 'use_proxy'],
+};
+
+const URL_SETTINGS = ['address', 'url'];
+
+function checkSettings(def: StoreDefinition): void {
+  const allowed = SETTINGS_OF[def.type] ?? [];
+  const foreign = Object.keys(def.settings).filter((k) => !allowed.includes(k));
+  if (foreign.length > 0) {
+    const flags = foreign.map((k) => `--${k.replace(/_/g, '-')}`).join(', ');
+    throw new UsageError(
+      `${flags} ${foreign.length === 1 ? 'does' : 'do'} not apply to a ${def.type} store "${def.name}"; drop it`,
+    );
+  }
+  for (const key of URL_SETTINGS) {
+    const value = def.settings[key];
+    if (value !== undefined && !isHttpUrl(String(value))) {
+      throw new UsageError(
+        `--${key} of store "${def.name}" must be an http:// or https:// URL, not "${String(value)}"`,
+      );
+    }
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+// Long enough for any vault path or Delinea query; a reference is not a place to store data.
+const MAX_REF_LENGTH = 512;
+
+function checkRef(ref: string): void {
+  if (ref.trim() === '') throw new UsageError('secret reference is empty: name the secret');
+  if (ref.length > MAX_REF_LENGTH) {
+    throw new UsageError(
+      `secret reference of ${ref.length} characters is too long: use at most ${MAX_REF_LENGTH}`,
+    );
+  }
 }
 
 export function removeStore(deps: StoreDeps, name: string): { removed: string } {
@@ -111,6 +162,7 @@ export function setLocalSecret(
   ref: string,
   fields: SecretFields,
 ): { stored: string } {
+  checkRef(ref);
   localStore(deps).setSecret(ref, fields);
   return { stored: ref };
 }
@@ -124,7 +176,12 @@ export async function getLocalSecret(
 
 export function deleteLocalSecret(deps: StoreDeps, ref: string): { deleted: string } {
   if (!localStore(deps).deleteSecret(ref)) {
-    throw new UsageError(`secret "${ref}" is not in ${LOCAL_STORE_NAME}`);
+    // Well-formed input naming an absent secret: exit 1, as `secret get` does.
+    throw new OperationalError(
+      `secret "${ref}" is not in ${LOCAL_STORE_NAME}; list them with ` +
+        '`certagent-config credstore secret list`',
+      'credstore-secret-not-found',
+    );
   }
   return { deleted: ref };
 }
