@@ -7,6 +7,7 @@ import { createManagerLogger } from '../../server/manager-logger.ts';
 import { createManagerServer } from '../../server/https-server.ts';
 import { startPeriodicJobs } from '../../server/periodic-jobs.ts';
 import { nodeJobs, parseRenewalOptions } from '../../nodes/node-jobs.ts';
+import { acquireServeLock } from '../../server/serve-lock.ts';
 import { openDataDir } from '../data-dir.ts';
 import { OperationalError, UsageError } from '../errors.ts';
 import type { ManagerIo } from '../main.ts';
@@ -34,29 +35,56 @@ export function addServeCommand(program: Command, io: ManagerIo): void {
       }
 
       const db = openDataDir(opts.data, true);
-      setSetting(db, 'heartbeat_interval_ms', String(interval));
-      const ca = await loadOrCreateCa(opts.data);
-      const log = createManagerLogger(opts.data);
-      const server = createManagerServer({
-        db,
-        ca,
-        serverCert: await issueServerCertificate(ca, host),
-        log,
-      });
-
-      await listen(server, host, port);
-      const bound = server.address() as net.AddressInfo;
-      const url = `https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
-      log.info({ url, heartbeatIntervalMs: heartbeatIntervalMs(db) }, 'manager listening');
-      io.stdout.write(`certagent-manager listening on ${url} (CA ${opts.data}/ca.pem)\n`);
-      const jobs = startPeriodicJobs(nodeJobs(db, renewal, log), log);
-
-      await untilSignal();
-      await jobs.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      db.close();
+      const lock = (() => {
+        try {
+          return acquireServeLock(opts.data);
+        } catch (err) {
+          db.close();
+          throw err;
+        }
+      })();
+      try {
+        await serve(db, opts, { host, port, interval, renewal }, io);
+      } finally {
+        lock.release();
+      }
     });
+}
+
+async function serve(
+  db: ReturnType<typeof openDataDir>,
+  opts: ServeOptions,
+  o: {
+    host: string;
+    port: number;
+    interval: number;
+    renewal: ReturnType<typeof parseRenewalOptions>;
+  },
+  io: ManagerIo,
+): Promise<void> {
+  const { host, port, interval, renewal } = o;
+  setSetting(db, 'heartbeat_interval_ms', String(interval));
+  const ca = await loadOrCreateCa(opts.data);
+  const log = createManagerLogger(opts.data);
+  const server = createManagerServer({
+    db,
+    ca,
+    serverCert: await issueServerCertificate(ca, host),
+    log,
+  });
+
+  await listen(server, host, port);
+  const bound = server.address() as net.AddressInfo;
+  const url = `https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  log.info({ url, heartbeatIntervalMs: heartbeatIntervalMs(db) }, 'manager listening');
+  io.stdout.write(`certagent-manager listening on ${url} (CA ${opts.data}/ca.pem)\n`);
+  const jobs = startPeriodicJobs(nodeJobs(db, renewal, log), log);
+
+  await untilSignal();
+  await jobs.stop();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  db.close();
 }
 
 interface ServeOptions {
