@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { createContext, type CliContext } from './context.ts';
 import { exitCodeOf, UsageError } from './errors.ts';
+import { explainPermissionError } from '../config/permission-error.ts';
 import { addVersionCommand } from './commands/version.ts';
 import { addHostKeysCommand } from './commands/host-keys.ts';
 import { addDiscoverCommand } from './commands/discover.ts';
@@ -133,7 +134,8 @@ function quietOnClosedPipe(): void {
   }
 }
 
-function reportError(err: unknown, ctx: CliContext): number {
+function reportError(raw: unknown, ctx: CliContext): number {
+  const err = explainPermissionError(raw);
   if (err instanceof CommanderError) {
     // commander already printed its message; help and version requests are not failures.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;

@@ -37,9 +37,9 @@ export function loadAgentConfig(file: string): AgentConfig {
       cause: err,
     });
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as Partial<AgentConfig>;
-    return { ...structuredClone(DEFAULTS), ...parsed, proxy: { ...(parsed.proxy ?? {}) } };
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new OperationalError(
       `${file} is not valid JSON (${(err as Error).message}); fix it or remove it and run certagent-config interactive`,
@@ -47,6 +47,53 @@ export function loadAgentConfig(file: string): AgentConfig {
       { cause: err },
     );
   }
+  const config = parsed as Partial<AgentConfig>;
+  assertConfigShape(file, parsed);
+  return { ...structuredClone(DEFAULTS), ...config, proxy: { ...(config.proxy ?? {}) } };
+}
+
+const FIELD_TYPES: Record<string, string> = {
+  server: 'string',
+  agentId: 'string',
+  agentName: 'string',
+  autoUpdate: 'boolean',
+};
+const PROXY_TYPES: Record<string, string> = {
+  pacUrl: 'string',
+  host: 'string',
+  port: 'number',
+  domain: 'string',
+  user: 'string',
+  password: 'string',
+};
+
+/**
+ * Refuses a file whose shape is wrong (null, an array, `"proxy": "x"`): loading it would
+ * fail later with a misleading error, and `config set` would write the damage back.
+ */
+function assertConfigShape(file: string, parsed: unknown): void {
+  const bad = (field: string, expected: string) =>
+    new OperationalError(
+      `${file} is damaged: ${field} must be ${expected}; fix it or restore it from a backup (it was not modified)`,
+      'config-shape',
+    );
+  if (!isPlainObject(parsed)) throw bad('the top level', 'a JSON object');
+  for (const [key, type] of Object.entries(FIELD_TYPES)) {
+    if (parsed[key] !== undefined && parsed[key] !== null && typeof parsed[key] !== type)
+      throw bad(`"${key}"`, `a ${type}`);
+  }
+  if (parsed.proxy === undefined) return;
+  if (!isPlainObject(parsed.proxy)) throw bad('"proxy"', 'an object');
+  for (const [key, type] of Object.entries(PROXY_TYPES)) {
+    const value = parsed.proxy[key];
+    if (value !== undefined && value !== null && typeof value !== type) {
+      throw bad(`"proxy.${key}"`, `a ${type}`);
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Writes the file atomically (temp file, fsync, rename), mode 0600. */
@@ -160,11 +207,21 @@ export function revealProxyPassword(config: AgentConfig, box: SecretBox): string
   return sealed ? box.open(sealed, 'proxy.password') : undefined;
 }
 
-/** A copy safe to print: secrets replaced by a mask. */
+/** A copy safe to print: every sealed value (proxy password, store secrets) masked. */
 export function maskedConfig(config: AgentConfig): AgentConfig {
-  const copy = structuredClone(config);
-  if (copy.proxy.password) copy.proxy.password = '********';
-  return copy;
+  return maskSealed(structuredClone(config)) as AgentConfig;
+}
+
+// Sealed values live in any section (credential stores add their own): mask by form, not
+// by key, so a new section cannot leak its ciphertext into `config show`.
+function maskSealed(value: unknown): unknown {
+  if (SecretBox.isSealed(value)) return '********';
+  if (Array.isArray(value)) return value.map(maskSealed);
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value))
+      (value as Record<string, unknown>)[k] = maskSealed(v);
+  }
+  return value;
 }
 
 function isHttpUrl(value: string): boolean {

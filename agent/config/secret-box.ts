@@ -16,16 +16,30 @@ const TAG_BYTES = 16;
  * only protected by the ProgramData ACLs.
  */
 export class SecretBox {
-  private constructor(private readonly key: Buffer) {}
+  private loaded?: Buffer;
 
-  /** Opens the key file, creating it (0600) with a fresh random key when absent. */
+  private constructor(private readonly keyFile: string) {}
+
+  /**
+   * A box over the key file. The key is read on first use: only `seal` may create it (0600,
+   * fresh random key), and only while nothing sealed exists yet, so a lost key is reported
+   * instead of silently replaced by one that opens nothing.
+   */
   static open(keyFile: string): SecretBox {
-    return new SecretBox(loadOrCreateKey(keyFile));
+    const box = new SecretBox(keyFile);
+    // A key file that exists but is damaged is reported at once, as before.
+    box.loaded = readKey(keyFile);
+    return box;
+  }
+
+  private key(create: boolean): Buffer {
+    this.loaded ??= create ? loadOrCreateKey(this.keyFile) : loadKey(this.keyFile);
+    return this.loaded;
   }
 
   seal(plaintext: string, context = ''): string {
     const iv = crypto.randomBytes(IV_BYTES);
-    const cipher = crypto.createCipheriv('aes-256-gcm', this.key, iv);
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.key(true), iv);
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
@@ -40,7 +54,8 @@ export class SecretBox {
     if (raw.length < IV_BYTES + TAG_BYTES) {
       throw new OperationalError('sealed value is truncated', 'secret-format');
     }
-    const decipher = crypto.createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, IV_BYTES));
+    const key = this.key(false);
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
     decipher.setAAD(Buffer.from(context));
     decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
     try {
@@ -62,27 +77,69 @@ export class SecretBox {
   }
 }
 
+/** Reads the key; a missing one is an error (decrypting never creates a key). */
+function loadKey(keyFile: string): Buffer {
+  const key = readKey(keyFile);
+  if (!key) throw missingKey(keyFile, sealedPlaces(keyFile));
+  return key;
+}
+
 function loadOrCreateKey(keyFile: string): Buffer {
-  try {
-    const key = fs.readFileSync(keyFile);
-    if (key.length !== 32) {
-      throw new OperationalError(
-        `secret key ${keyFile} is ${key.length} bytes, expected 32; restore it from backup or delete it and set every secret again`,
-        'secret-key',
-      );
-    }
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const existing = readKey(keyFile);
+  if (existing) return existing;
+
+  // Values sealed under the lost key would all become unreadable under a new one.
+  const sealed = sealedPlaces(keyFile);
+  if (sealed.length > 0) throw missingKey(keyFile, sealed);
+
   fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
   const key = crypto.randomBytes(32);
   // 'wx' so two processes racing to create it cannot both win with different keys.
   try {
     fs.writeFileSync(keyFile, key, { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateKey(keyFile);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadKey(keyFile);
     throw err;
   }
   return key;
+}
+
+function readKey(keyFile: string): Buffer | undefined {
+  let key: Buffer;
+  try {
+    key = fs.readFileSync(keyFile);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (key.length !== 32) {
+    throw new OperationalError(
+      `secret key ${keyFile} is ${key.length} bytes, expected 32; restore it from backup or delete it and set every secret again`,
+      'secret-key',
+    );
+  }
+  return key;
+}
+
+/** Files beside the key that hold values sealed by it. */
+function sealedPlaces(keyFile: string): string[] {
+  const conf = path.dirname(keyFile);
+  const places: string[] = [];
+  const store = path.join(conf, 'local-store.enc');
+  if (fs.existsSync(store)) places.push(store);
+  const config = path.join(conf, 'agent.json');
+  try {
+    if (fs.readFileSync(config, 'utf8').includes(PREFIX)) places.push(config);
+  } catch {
+    // No agent.json (or unreadable): nothing sealed in it that we could lose.
+  }
+  return places;
+}
+
+function missingKey(keyFile: string, sealed: string[]): OperationalError {
+  const where = sealed.length > 0 ? sealed.join(', ') : 'agent.json and local-store.enc';
+  return new OperationalError(
+    `conf/secret.key is missing (${keyFile}); restore it from a backup (sealed values in ${where} cannot be read without it)`,
+    'secret-key-missing',
+  );
 }

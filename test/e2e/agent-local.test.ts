@@ -35,7 +35,8 @@ describe('secret-box', () => {
       /could not be decrypted/,
     );
     expect(() => box.open(sealed, 'b')).toThrow(/could not be decrypted/);
-    const other = SecretBox.open(path.join(tmp, 'other.key'));
+    const other = SecretBox.open(path.join(tmp, 'other', 'secret.key'));
+    other.seal('creates the other key', 'a');
     expect(() => other.open(sealed, 'a')).toThrow(/could not be decrypted/);
     expect(() => box.open('sealed:v1:AAAA', 'a')).toThrow(/truncated/);
   });

@@ -66,6 +66,21 @@ describeWithTools('agent robustness', ['openssl'], () => {
     }
   });
 
+  it('logs a failed register with its cause and without the token', async () => {
+    const base = tempDir('robust-reg');
+    const token = 'tok-robustness-5ecret';
+    const res = await agentCli(base, ['register', '--server', closedUrl], {
+      CERTAGENT_TOKEN: token,
+    });
+    expect(res.exitCode).toBe(1);
+    const log = agentLog(base);
+    const line = log.split('\n').find((l) => l.includes('registration failed'));
+    expect(line).toBeDefined();
+    expect(line).toMatch(/ECONNREFUSED/);
+    expect(log).not.toContain(token);
+    fs.rmSync(base, { recursive: true, force: true });
+  });
+
   it.each(['agent.pem', 'agent.key'])(
     'refuses to start with a damaged conf/%s and says what to do',
     async (name) => {

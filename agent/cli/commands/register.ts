@@ -44,7 +44,13 @@ export function addRegisterCommand(program: Command, ctx: CliContext): void {
         files,
         { token, server, caFile: opts.ca, force: opts.force },
         log,
-      );
+      ).catch((err: unknown) => {
+        // The log is where an unattended install (MSI, image) leaves its trace; the token is
+        // cut out of the message in case a server echoed it back.
+        const message = (err instanceof Error ? err.message : String(err)).split(token).join('***');
+        log.error({ server, error: message }, 'registration failed');
+        throw err;
+      });
       ctx.stdout.write(`registered as ${answer.name} (${answer.agentId}) with ${server}\n`);
     });
 }
