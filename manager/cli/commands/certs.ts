@@ -24,8 +24,13 @@ export function addCertsCommand(program: Command, io: ManagerIo): void {
           c.sha256.slice(0, 16),
           c.subject,
           c.notAfter,
-          c.endpoints.map((e) => `${e.host}:${e.port}`).join(' '),
+          c.endpoints.map((e) => endpointText(e.host, e.port)).join(' '),
         ]),
       );
     });
+}
+
+/** host:port, with an IPv6 address in brackets (`[::1]:443`) so the port reads apart. */
+export function endpointText(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
