@@ -19,12 +19,18 @@ certagent_create_user() {
 }
 
 # conf/ holds secrets (identity key, local-store key): only the service user reads it.
+# queue/ holds results not yet delivered to the manager and run/ the control socket
+# (agent/config/agent-files.ts); the base itself stays root's, so the service cannot
+# create them on its own.
 certagent_create_dirs() {
-	mkdir -p "$CERTAGENT_BASE/conf" "$CERTAGENT_BASE/logs"
+	for dir in conf logs queue run; do
+		mkdir -p "$CERTAGENT_BASE/$dir"
+		chown "$CERTAGENT_USER:$CERTAGENT_USER" "$CERTAGENT_BASE/$dir"
+		chmod 0750 "$CERTAGENT_BASE/$dir"
+	done
+	chmod 0700 "$CERTAGENT_BASE/run"
 	chown root:root "$CERTAGENT_BASE"
 	chmod 0755 "$CERTAGENT_BASE"
-	chown "$CERTAGENT_USER:$CERTAGENT_USER" "$CERTAGENT_BASE/conf" "$CERTAGENT_BASE/logs"
-	chmod 0750 "$CERTAGENT_BASE/conf" "$CERTAGENT_BASE/logs"
 }
 
 # The encrypted local-store, created once at install and kept on upgrade.

@@ -27,6 +27,8 @@ Without options the installer asks its questions on the terminal. Options:
   --token T                   installation token (prefer --token-file: ps shows arguments)
   --token-file F              read the installation token from file F
   --server URL                management server URL
+  --ca FILE                   CA certificate (PEM) of the management server, when the
+                              system roots do not hold it (kept in the configuration)
   --proxy-pac-url U           proxy auto-configuration (PAC) URL
   --proxy-host H              proxy host
   --proxy-port P              proxy port
@@ -47,7 +49,7 @@ die() {
 }
 
 # --- answers: flags first, prompts for what is missing when a terminal is there ----------
-ACCEPT_EULA=n TOKEN= TOKEN_FILE= SERVER= PAC_URL= PROXY_HOST= PROXY_PORT= PROXY_DOMAIN=
+ACCEPT_EULA=n TOKEN= TOKEN_FILE= SERVER= CA_FILE= PAC_URL= PROXY_HOST= PROXY_PORT= PROXY_DOMAIN=
 PROXY_USER= PROXY_PASSWORD= PROXY_PASSWORD_FILE= AUTO_UPDATE=y SKIP_REGISTER=n
 ROOT="${CERTAGENT_INSTALL_ROOT:-/}" UNATTENDED=n
 
@@ -65,6 +67,7 @@ parse_flags() {
 		--token) need_value "$@"; TOKEN="$2"; shift ;;
 		--token-file) need_value "$@"; TOKEN_FILE="$2"; shift ;;
 		--server) need_value "$@"; SERVER="$2"; shift ;;
+		--ca) need_value "$@"; CA_FILE="$2"; shift ;;
 		--proxy-pac-url) need_value "$@"; PAC_URL="$2"; shift ;;
 		--proxy-host) need_value "$@"; PROXY_HOST="$2"; shift ;;
 		--proxy-port) need_value "$@"; PROXY_PORT="$2"; shift ;;
@@ -114,6 +117,7 @@ ask_questions() {
 		ask_secret TOKEN 'Installation token (from your management server)'
 	fi
 	[ -n "$SERVER" ] || ask SERVER 'Management server URL (empty: the default)' ''
+	[ -n "$CA_FILE" ] || [ -z "$SERVER" ] || ask CA_FILE 'CA certificate file of the server (empty: system roots)' ''
 	ask reply 'Use a proxy? (yes/no)' no
 	case "$reply" in
 	y | yes)
@@ -139,6 +143,11 @@ check_answers() {
 	if [ -n "$PROXY_PORT" ]; then
 		case "$PROXY_PORT" in *[!0-9]*) die "--proxy-port '$PROXY_PORT' is not a port number" ;; esac
 		[ "$PROXY_PORT" -ge 1 ] && [ "$PROXY_PORT" -le 65535 ] || die "--proxy-port $PROXY_PORT is outside 1-65535"
+	fi
+	if [ -n "$CA_FILE" ]; then
+		[ -r "$CA_FILE" ] || die "cannot read --ca file '$CA_FILE': check the path and its permissions"
+		grep -q -- '-----BEGIN CERTIFICATE-----' "$CA_FILE" ||
+			die "--ca file '$CA_FILE' holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
 	fi
 	if [ -n "$PROXY_PORT" ] && [ -z "$PROXY_HOST" ]; then
 		die "--proxy-port given without --proxy-host"
@@ -221,6 +230,14 @@ as_service_user() {
 		--clear-groups "$CERTAGENT_PROGRAM" "$@"
 }
 
+# The manager's CA stays in the configuration: 'certagent register --ca' reads it, and the
+# service's later connections trust what registration trusted.
+MANAGER_CA="$CERTAGENT_BASE/conf/manager-ca.pem"
+install_manager_ca() {
+	[ -n "$CA_FILE" ] || return 0
+	install -m 0644 -o "$CERTAGENT_USER" -g "$CERTAGENT_USER" "$CA_FILE" "$MANAGER_CA"
+}
+
 json_escape() {
 	printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'
 }
@@ -234,6 +251,7 @@ register_agent() {
 	chown "$CERTAGENT_USER:$CERTAGENT_USER" "$tokenfile"
 	set -- register
 	[ -z "$SERVER" ] || set -- "$@" --server "$SERVER"
+	[ -z "$CA_FILE" ] || set -- "$@" --ca "$MANAGER_CA"
 	if "$CERTAGENT_PROGRAM" register --help 2>/dev/null | grep -q -- '--token-file'; then
 		set -- "$@" --token-file "$tokenfile"
 	fi
@@ -269,6 +287,10 @@ reexec_in_root() {
 		(umask 077; printf '%s' "$PROXY_PASSWORD" >"$stage/proxy-password")
 		set -- "$@" --proxy-password-file "$inner/proxy-password"
 	fi
+	if [ -n "$CA_FILE" ]; then
+		cp "$CA_FILE" "$stage/manager-ca.pem"
+		set -- "$@" --ca "$inner/manager-ca.pem"
+	fi
 	[ "$AUTO_UPDATE" = y ] || set -- "$@" --no-auto-update
 	[ "$SKIP_REGISTER" = n ] || set -- "$@" --skip-register
 	for pair in "--server:$SERVER" "--proxy-pac-url:$PAC_URL" "--proxy-host:$PROXY_HOST" \
@@ -297,6 +319,7 @@ main() {
 	certagent_create_user
 	certagent_create_dirs
 	certagent_init_local_store
+	install_manager_ca
 	write_install_options
 	apply_settings
 	install_service
