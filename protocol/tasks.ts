@@ -29,6 +29,7 @@ export interface ReportedCertificate {
   keyType: string;
   keyBits: number | null;
   signatureAlgorithm: string;
+  /** SHA-256 of the DER encoding, lower-case hex without separators. */
   sha256: string;
   pem: string;
 }
@@ -43,5 +44,6 @@ export interface DiscoveredEndpoint {
   cipher: string | null;
   chain: ReportedCertificate[];
   error?: { code: string; message: string };
+  /** ISO time the probe finished. */
   scannedAt: string;
 }

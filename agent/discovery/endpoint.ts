@@ -1,18 +1,10 @@
-/** One certificate of a chain, as the peer sent it. */
-export interface ChainCertificate {
-  subject: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  sans: string[];
-  keyType: string;
-  keyBits: number | null;
-  signatureAlgorithm: string;
-  /** SHA-256 of the DER encoding, lower-case hex without separators. */
-  sha256: string;
-  pem: string;
-}
+import type { DiscoveredEndpoint, ReportedCertificate } from '../../protocol/tasks.ts';
+
+/**
+ * One certificate of a chain, as the peer sent it. The shape is the wire protocol's, so
+ * what the engine produces is what the manager stores.
+ */
+export type ChainCertificate = ReportedCertificate;
 
 /** Why no certificate was obtained from an endpoint. */
 export type EndpointErrorCode =
@@ -23,16 +15,7 @@ export type EndpointErrorCode =
   | 'dns'
   | 'unreachable';
 
-/** The record discovery produces for one (target, port) pair. */
-export interface EndpointResult {
-  host: string;
-  address: string | null;
-  port: number;
-  sni: string | null;
-  tlsVersion: string | null;
-  cipher: string | null;
-  chain: ChainCertificate[];
+/** The record discovery produces for one (target, port) pair: the protocol's, error codes narrowed. */
+export interface EndpointResult extends Omit<DiscoveredEndpoint, 'error'> {
   error?: { code: EndpointErrorCode; message: string };
-  /** ISO time the probe finished. */
-  scannedAt: string;
 }

@@ -1,17 +1,8 @@
 import type { DiscoveredEndpoint, ReportedCertificate } from '../../protocol/tasks.ts';
 import type { Db } from './database.ts';
 
-export interface CertificateView {
-  sha256: string;
-  subject: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  sans: string[];
-  keyType: string;
-  keyBits: number | null;
-  signatureAlgorithm: string;
+/** A stored certificate: the reported fields plus where and when it was seen. */
+export interface CertificateView extends ReportedCertificate {
   firstSeen: string;
   lastSeen: string;
   /** Where it was seen: `agent host:port (sni)`. */
@@ -22,7 +13,6 @@ export interface CertificateView {
     port: number;
     sni: string | null;
   }>;
-  pem: string;
 }
 
 /** Stores one discovered endpoint and every certificate of its chain; repeats update in place. */
