@@ -73,6 +73,9 @@ async function serve(
     log,
   });
 
+  // Listen for SIGTERM before saying "listening": a supervisor (or a test) may stop us
+  // the moment it reads that line, and without a handler Node dies without cleaning up.
+  const stopped = untilSignal();
   await listen(server, host, port);
   const bound = server.address() as net.AddressInfo;
   const url = `https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
@@ -80,7 +83,7 @@ async function serve(
   io.stdout.write(`certagent-manager listening on ${url} (CA ${opts.data}/ca.pem)\n`);
   const jobs = startPeriodicJobs(nodeJobs(db, renewal, log), log);
 
-  await untilSignal();
+  await stopped;
   await jobs.stop();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
