@@ -58,9 +58,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const forIdx = args.indexOf('--for');
   const purpose = forIdx >= 0 ? (args[forIdx + 1] ?? 'all') : 'all';
   const warnOnly = args.includes('--warn-only');
-  ensureDebianTools(purpose, args.includes('--check') || (warnOnly && process.getuid?.() !== 0))
-    .catch((err: Error) => {
-      process.stderr.write(`${warnOnly ? 'warning: ' : ''}${err.message}\n`);
-      if (!warnOnly) process.exit(1);
-    });
+  ensureDebianTools(
+    purpose,
+    args.includes('--check') || (warnOnly && process.getuid?.() !== 0),
+  ).catch((err: Error) => {
+    process.stderr.write(`${warnOnly ? 'warning: ' : ''}${err.message}\n`);
+    if (!warnOnly) process.exit(1);
+  });
 }

@@ -40,7 +40,11 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.CERTAGENT_LOG_LEVEL ?? 'info';
-  const base = { name: options.name, level, redact: { paths: redactPaths(), censor: '[redacted]' } };
+  const base = {
+    name: options.name,
+    level,
+    redact: { paths: redactPaths(), censor: '[redacted]' },
+  };
   if (!options.logDir) return pino(base, pino.destination(2));
 
   fs.mkdirSync(options.logDir, { recursive: true, mode: 0o750 });
