@@ -16,6 +16,8 @@ import { taskHandler, type TaskPaths } from './task-handlers.ts';
 /** What `certagent status` shows about the connection, served over the control socket. */
 export interface ServiceStatus {
   pid: number;
+  /** The version of the running service itself, which may differ from the CLI asking. */
+  version: string;
   server: string;
   connected: boolean;
   lastHeartbeatAt: string | null;
@@ -43,7 +45,7 @@ export class AgentService {
   private flushing?: Promise<void>;
   private intervalMs = DEFAULT_INTERVAL_MS;
   private failures = 0;
-  private status: Omit<ServiceStatus, 'queuedBatches' | 'runningTasks'>;
+  private status: Omit<ServiceStatus, 'version' | 'queuedBatches' | 'runningTasks'>;
 
   constructor(
     private readonly client: ManagerClient,
@@ -75,6 +77,7 @@ export class AgentService {
   currentStatus(): ServiceStatus {
     return {
       ...this.status,
+      version: buildIdentity().version,
       queuedBatches: this.queue.pending().length,
       runningTasks: [...this.active.keys()],
     };

@@ -46,10 +46,15 @@ async function probe(layout: InstallLayout, version: string): Promise<string> {
   try {
     const status = JSON.parse(result.stdout) as {
       version?: string;
-      service?: { running?: boolean; connected?: boolean };
+      service?: { running?: boolean; connected?: boolean; version?: string };
     };
     if (status.version !== version) return `reports version ${status.version}`;
     if (!status.service?.running) return 'service not running';
+    // The CLI answering is the new executable; the service must be too, or the restart
+    // left the old version running.
+    if (status.service.version !== version) {
+      return `the running service is still version ${status.service.version}`;
+    }
     return status.service.connected ? 'healthy' : 'service not connected to the manager';
   } catch {
     return 'status printed no JSON';
