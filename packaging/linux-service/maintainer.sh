@@ -41,8 +41,6 @@ certagent_init_local_store() {
 			--regid "$CERTAGENT_USER" --clear-groups "$CERTAGENT_PROGRAM" credstore init-local \
 			>/dev/null || echo "certagent: could not create the local-store; run 'certagent-config credstore init-local' later" >&2
 	fi
-	# SHORTCUT: before `credstore init-local` exists (credential-store issue), only conf/
-	# is created here and the store is left to be made on first use.
 }
 
 # Purge: configuration, logs and the service account go; nothing else keeps them.
