@@ -34,7 +34,7 @@ case "$1" in
   run) ${run} ;;
   status)
     if [ "$(cat '${serviceFile}' 2>/dev/null)" = "${release.version}" ]; then
-      echo '{"version":"${release.version}","service":{"running":true,"connected":true}}'
+      echo '{"version":"${release.version}","service":{"running":true,"connected":true,"version":"${release.version}"}}'
     else
       echo '{"version":"${release.version}","service":{"running":false}}'
     fi ;;
