@@ -104,9 +104,12 @@ async function smokeTest(exe: string): Promise<void> {
   }
 }
 
-// useCodeCache stays off: a code cache is tied to the V8 of the host that made the blob,
-// and the same blob goes into the Windows runtime.
-async function makeBlob(node: string, bundle: string, scratch: string): Promise<string> {
+/**
+ * Makes the SEA preparation blob of `bundle` with the Linux runtime, in `scratch`.
+ * useCodeCache stays off: a code cache is tied to the V8 of the host that made the blob,
+ * and the same blob goes into the Windows runtime.
+ */
+export async function makeBlob(node: string, bundle: string, scratch: string): Promise<string> {
   const blob = path.join(scratch, 'sea-prep.blob');
   const config = path.join(scratch, 'sea-config.json');
   fs.writeFileSync(
@@ -156,9 +159,11 @@ async function strippedRuntime(node: string): Promise<string> {
   return out;
 }
 
-// Node's own win-x64 binary carries the Node.js Authenticode signature; it would no longer
-// match once the blob is added, so it is removed before injection and replaced by ours.
-async function removeSignature(exe: string, out: string): Promise<string> {
+/**
+ * Node's own win-x64 binary carries the Node.js Authenticode signature; it would no longer
+ * match once the blob is added, so it is removed before injection and replaced by ours.
+ */
+export async function removeSignature(exe: string, out: string): Promise<string> {
   const res = await execa('osslsigncode', ['remove-signature', '-in', exe, '-out', out], {
     reject: false,
   });
@@ -173,7 +178,11 @@ async function removeSignature(exe: string, out: string): Promise<string> {
 
 async function injectOnce(runtime: string, blob: string, target: string): Promise<string> {
   if (fs.existsSync(target)) return target;
+  return injectBlob(runtime, blob, target);
+}
 
+/** Writes `target`: a copy of `runtime` with the blob injected by postject. */
+export async function injectBlob(runtime: string, blob: string, target: string): Promise<string> {
   const tmp = `${target}.${process.pid}.tmp`;
   fs.copyFileSync(runtime, tmp);
   fs.chmodSync(tmp, 0o755);
