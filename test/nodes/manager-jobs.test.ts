@@ -11,7 +11,7 @@ import { startFakeVault, type FakeVault } from '../fakes/vault/server.ts';
 import { selfSigned } from '../installers/openssl-ca.ts';
 import {
   AGENT_BIN,
-  MANAGER_BIN,
+  spawnServe,
   managerMain,
   registerNewAgent,
   tempDir,
@@ -39,32 +39,7 @@ interface Install {
 
 /** `serve` with the renewal options, on a given port (0 = any); resolves once it listens. */
 async function serve(dataDir: string, port: number) {
-  const proc = execa(
-    'node',
-    [
-      MANAGER_BIN,
-      'serve',
-      '--data',
-      dataDir,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--heartbeat-interval',
-      '300',
-      ...RENEW_ARGS,
-    ],
-    { reject: false, stdin: 'ignore', buffer: false },
-  );
-  const bound = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    void proc.then((r) => reject(new Error(`serve exited ${r.exitCode}: ${err}`)));
-  });
+  const { process: proc, port: bound } = await spawnServe(dataDir, port, '300', RENEW_ARGS);
   return { proc, port: bound };
 }
 

@@ -103,7 +103,13 @@ export async function startManager(
   return handle;
 }
 
-async function spawnServe(dataDir: string, port: number, heartbeat: string) {
+/** Spawns `serve` on 127.0.0.1:PORT (0 = any) with extra options; resolves once it listens. */
+export async function spawnServe(
+  dataDir: string,
+  port: number,
+  heartbeat: string,
+  extraArgs: string[] = [],
+) {
   const proc = execa(
     'node',
     [
@@ -115,6 +121,7 @@ async function spawnServe(dataDir: string, port: number, heartbeat: string) {
       `127.0.0.1:${port}`,
       '--heartbeat-interval',
       heartbeat,
+      ...extraArgs,
     ],
     { reject: false, stdin: 'ignore', buffer: false },
   );
