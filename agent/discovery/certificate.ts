@@ -4,7 +4,12 @@ import { signatureAlgorithmOf } from './signature-algorithm.ts';
 
 /** The discovery record of one DER certificate. */
 export function describeCertificate(der: Buffer): ChainCertificate {
-  const x509 = new crypto.X509Certificate(der);
+  return describeX509(new crypto.X509Certificate(der));
+}
+
+/** The discovery record of a parsed certificate, e.g. one a TLS peer presented. */
+export function describeX509(x509: crypto.X509Certificate): ChainCertificate {
+  const der = x509.raw;
   const key = x509.publicKey;
   return {
     subject: oneLineName(x509.subject),

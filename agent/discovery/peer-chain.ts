@@ -1,5 +1,6 @@
+import type { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
-import { describeCertificate } from './certificate.ts';
+import { describeX509 } from './certificate.ts';
 import type { ChainCertificate } from './endpoint.ts';
 
 /**
@@ -9,16 +10,16 @@ import type { ChainCertificate } from './endpoint.ts';
  */
 // Certificates the peer sent that do not chain to the leaf are not reachable this way and
 // are missing from the record; Node exposes no raw list of the Certificate message.
+// getPeerX509Certificate, not getPeerCertificate(true): the latter converts every
+// certificate into a plain object (names, key, modulus as hex) that discovery would throw
+// away, and on a fast sweep that conversion is the client's largest cost per endpoint.
 export function peerChain(socket: tls.TLSSocket): ChainCertificate[] {
-  const leaf = socket.getPeerCertificate(true);
-  if (!leaf || !leaf.raw) return [];
-
   const chain: ChainCertificate[] = [];
   const seen = new Set<string>();
-  let current: tls.DetailedPeerCertificate | undefined = leaf;
-  while (current?.raw && !seen.has(current.fingerprint256)) {
+  let current: X509Certificate | undefined = socket.getPeerX509Certificate();
+  while (current && !seen.has(current.fingerprint256)) {
     seen.add(current.fingerprint256);
-    chain.push(describeCertificate(current.raw));
+    chain.push(describeX509(current));
     current = current.issuerCertificate;
   }
   return chain;
