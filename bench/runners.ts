@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { AGENT_RUNTIME_FLAGS } from '../packaging/sea/runtime-flags.ts';
 
 /** What one run of a scanner measured. */
 export interface RunResult {
@@ -36,6 +37,8 @@ export async function runCertagent(
   output: 'count' | 'discard' = 'count',
 ) {
   const args = [
+    // The options the single executable carries in its SEA config.
+    ...AGENT_RUNTIME_FLAGS,
     executable,
     'discover',
     req.target ?? req.host,

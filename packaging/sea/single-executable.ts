@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { OperationalError } from '../../agent/cli/errors.ts';
 import { bundleAgent, type BuildStamp } from './bundle.ts';
 import { nodeRuntime } from './node-runtime.ts';
+import { AGENT_RUNTIME_FLAGS } from './runtime-flags.ts';
 
 /** The sentinel postject flips so the runtime knows a blob is embedded (Node 22). */
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -122,6 +123,7 @@ export async function makeBlob(node: string, bundle: string, scratch: string): P
       disableExperimentalSEAWarning: true,
       useCodeCache: false,
       useSnapshot: false,
+      execArgv: AGENT_RUNTIME_FLAGS,
     }),
   );
   const res = await execa(node, ['--experimental-sea-config', config], {
