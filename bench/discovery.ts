@@ -27,6 +27,8 @@ const { values: flags } = parseArgs({
     'nmap-deadline': { type: 'string', default: '300' },
     // Other work on the machine skews single runs: each tool runs this often, median kept.
     rounds: { type: 'string', default: '5' },
+    // A built single executable (e.g. dist/.../certagent) instead of a fresh bundle.
+    executable: { type: 'string' },
     // Run only some parts, e.g. `npm run bench -- --only memory` or `--only rates,mixed`.
     only: { type: 'string', default: 'rates,mixed,memory' },
   },
@@ -63,13 +65,10 @@ async function main(): Promise<number> {
   const closedPorts = all.slice(counts[0]! + counts[1]!);
   let nginx: NginxServer | undefined;
   try {
-    // The bundle the single executable is built from: what customers run, without the
-    // TypeScript loader a checkout uses.
-    log('bundling the agent with esbuild');
-    const agent = await bundleAgent(path.join(dir, 'certagent.cjs'), {
-      commit: 'bench',
-      date: '1970-01-01',
-    });
+    const agent = flags.executable
+      ? path.resolve(flags.executable)
+      : await freshBundle(path.join(dir, 'certagent.cjs'));
+    log(`measuring ${agent}`);
     const checks: Check[] = [];
     if (parts.has('rates') || parts.has('mixed')) nginx = await startBenchNginx(dir, tlsPorts);
     if (parts.has('rates'))
@@ -82,6 +81,13 @@ async function main(): Promise<number> {
     await silent.close();
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+// The bundle the single executable is built from: what customers run, without the
+// TypeScript loader a checkout uses.
+async function freshBundle(file: string): Promise<string> {
+  log('bundling the agent with esbuild');
+  return bundleAgent(file, { commit: 'bench', date: '1970-01-01' });
 }
 
 async function startBenchNginx(dir: string, ports: number[]): Promise<NginxServer> {

@@ -28,18 +28,16 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const BARE_LOOP = path.join(ROOT, 'bench', 'bare-tls-loop.ts');
 
 /**
- * `certagent discover --json` from `executable` (the agent bundle, run by this Node),
- * counting endpoints with a chain.
+ * `certagent discover --json` from `executable`, counting endpoints with a chain. A `.cjs`
+ * bundle is run by this Node with the flags the single executable carries in its SEA
+ * config; anything else is taken to be a built single executable and run as it is.
  */
 export async function runCertagent(
   executable: string,
   req: ScanRequest,
   output: 'count' | 'discard' = 'count',
 ) {
-  const args = [
-    // The options the single executable carries in its SEA config.
-    ...AGENT_RUNTIME_FLAGS,
-    executable,
+  const discover = [
     'discover',
     req.target ?? req.host,
     '--ports',
@@ -50,8 +48,11 @@ export async function runCertagent(
     '--timeout',
     String(req.timeoutMs),
   ];
+  const [file, args] = executable.endsWith('.cjs')
+    ? [process.execPath, [...AGENT_RUNTIME_FLAGS, executable, ...discover]]
+    : [executable, discover];
   return timed(
-    process.execPath,
+    file,
     args,
     req.deadlineSeconds,
     output,
