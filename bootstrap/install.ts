@@ -25,6 +25,7 @@ import {
   type ProcessRunner,
 } from './msiexec.ts';
 import { proxyDispatcherFor } from './proxy-dispatcher.ts';
+import type { SystemProxySources } from './system-proxy.ts';
 import { embeddedReleaseKeys } from '../agent/trust/release-keys.ts';
 import { embeddedSource } from './release-key.ts';
 
@@ -44,6 +45,8 @@ export interface BootstrapDeps {
   deadlineMs?: number;
   /** Replaces the proxy chosen from properties and environment. */
   dispatcher?: Dispatcher;
+  /** Where the system proxy is read from (default: the real registry on Windows, else none). */
+  proxySources?: SystemProxySources;
 }
 
 const MANIFEST_MAX_BYTES = 256 * 1024;
@@ -103,9 +106,12 @@ async function install(
       'bootstrap.source',
     );
   }
-  const dispatcher = deps.dispatcher ?? proxyDispatcherFor(request.properties, deps.env);
-  const deadlineMs = deps.deadlineMs ?? 30 * 60_000;
   log.info(`${request.action} from ${source}`);
+  const route = deps.dispatcher
+    ? { dispatcher: deps.dispatcher, description: 'given by the caller' }
+    : await proxyDispatcherFor(request.properties, source, deps.env, deps.proxySources);
+  const dispatcher = route.dispatcher;
+  log.info(`downloads: ${route.description}`);
 
   const manifest = await fetchManifest(source, deps, stateDir, dispatcher, log);
   const msi = selectMsi(manifest.document, deps.arch ?? windowsArch(deps.env), manifest.url);

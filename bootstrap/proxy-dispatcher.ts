@@ -1,25 +1,52 @@
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { OperationalError } from '../agent/cli/errors.ts';
 import { createProxyDispatcher } from '../agent/proxy/dispatcher.ts';
-import type { ProxyConfig } from '../agent/proxy/proxy-config.ts';
+import { directConnector } from '../agent/proxy/direct-connector.ts';
+import { describeProxy, type ProxyConfig } from '../agent/proxy/proxy-config.ts';
+import { systemProxyFor, windowsProxySources, type SystemProxySources } from './system-proxy.ts';
+
+export interface DownloadRoute {
+  dispatcher: Dispatcher;
+  /** For the log: where the proxy came from and which one, password masked. */
+  description: string;
+}
 
 /**
- * The dispatcher that carries the bootstrap's downloads: the proxy from the PROPERTY_PROXY_*
- * properties when PROPERTY_USE_PROXY is set (PAC, or host and port, with basic or NTLM
- * authentication), else the system proxy from the environment (HTTPS_PROXY / HTTP_PROXY /
- * NO_PROXY), else direct.
+ * The dispatcher that carries the bootstrap's downloads from `source`: the proxy from the
+ * PROPERTY_PROXY_* properties when PROPERTY_USE_PROXY is set (PAC, or host and port, with
+ * basic or NTLM authentication), else the system proxy (on Windows WinINET, then WinHTTP;
+ * everywhere HTTPS_PROXY / HTTP_PROXY / NO_PROXY), else direct.
  */
-export function proxyDispatcherFor(
+export async function proxyDispatcherFor(
   properties: Map<string, string>,
+  source: string,
   env: NodeJS.ProcessEnv = process.env,
-): Dispatcher | undefined {
+  sources: SystemProxySources | undefined = process.platform === 'win32'
+    ? windowsProxySources(env)
+    : { wininet: async () => undefined, winhttp: async () => undefined, env },
+): Promise<DownloadRoute> {
   const use = properties.get('PROPERTY_USE_PROXY');
-  if (use && use !== '0') return createProxyDispatcher(proxyConfigFrom(properties));
+  if (use && use !== '0') {
+    const config = proxyConfigFrom(properties);
+    return {
+      dispatcher: createProxyDispatcher(config),
+      description: `proxy from the properties: ${describeProxy(config)}`,
+    };
+  }
 
-  const fromEnv = env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy;
-  // TODO: the Windows system proxy (WinINET / WinHTTP settings) is not read yet; only the
-  // environment is. Administrators behind such a proxy pass the PROPERTY_PROXY_* properties.
-  return fromEnv ? new EnvHttpProxyAgent() : undefined;
+  const system = await systemProxyFor(source, sources);
+  if (system) {
+    return {
+      dispatcher: createProxyDispatcher(system),
+      description: `system proxy: ${describeProxy(system)}`,
+    };
+  }
+  return { dispatcher: directAgent(), description: 'direct, no proxy' };
+}
+
+/** Direct connections; keep-alive is set only once connected (see directConnector). */
+function directAgent(): Dispatcher {
+  return new Agent({ connect: directConnector({ timeout: 30_000 }) });
 }
 
 /** The proxy the properties describe, checked before any connection is tried. */

@@ -3,6 +3,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { revealProxyPassword, type AgentConfig } from '../config/agent-config.ts';
 import { SecretBox } from '../config/secret-box.ts';
 import { createProxyDispatcher } from '../proxy/dispatcher.ts';
+import { directConnector } from '../proxy/direct-connector.ts';
 import { usesProxy } from '../proxy/proxy-config.ts';
 
 /** TLS settings of the connection to the manager (trust, and the client identity once registered). */
@@ -31,8 +32,7 @@ export function createManagerDispatcher(
     return createProxyDispatcher({ ...config.proxy, password }, tlsOptions, { logger });
   }
   return new Agent({
-    connect: tlsOptions,
-    connectTimeout: 15_000,
+    connect: directConnector({ ...tlsOptions, timeout: 15_000 }),
     headersTimeout: 60_000,
     bodyTimeout: 60_000,
   });

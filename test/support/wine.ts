@@ -16,6 +16,13 @@ export interface WinePrefix {
    * Windows exit code (1603, 3010), not the 8 bits Linux sees.
    */
   msiexec(args: string[]): Promise<number>;
+  /**
+   * Runs one command line from a batch file, as an administrator's script would: the line
+   * reaches the program exactly as written (wine's own argv would re-quote it), cmd.exe
+   * records the full Windows exit code, and output goes to a file (Node under Wine fails on
+   * the handles Wine gives a console-less child).
+   */
+  batch(commandLine: string): Promise<{ code: number; output: string }>;
   /** Values of a registry key as name -> data (`reg query`), or null when the key is absent. */
   regQuery(key: string): Promise<Record<string, string> | null>;
   dispose(): Promise<void>;
@@ -75,6 +82,19 @@ export async function createWinePrefix(): Promise<WinePrefix> {
       const rc = fs.existsSync(rcFile) ? fs.readFileSync(rcFile, 'utf8').trim() : '';
       if (!/^\d+$/.test(rc)) throw new Error(`msiexec ${args[0]} left no exit code in ${rcFile}`);
       return Number(rc);
+    },
+    async batch(commandLine) {
+      const [rc, out, script] = ['rc', 'out', 'cmd'].map((ext) =>
+        path.join(scratch, `batch-${++counter}.${ext}`),
+      );
+      fs.writeFileSync(
+        script,
+        `@${commandLine} > ${windowsPath(out)} 2>&1\r\n@echo %errorlevel% > ${windowsPath(rc)}\r\n`,
+      );
+      await wine(['cmd', '/c', windowsPath(script)]);
+      const code = fs.existsSync(rc) ? fs.readFileSync(rc, 'utf8').trim() : '';
+      if (!/^-?\d+$/.test(code)) throw new Error(`${commandLine} left no exit code in ${rc}`);
+      return { code: Number(code), output: fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '' };
     },
     async regQuery(key) {
       const r = await wine(['reg', 'query', key]);
