@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { CertificateSigner, SignedCertificate } from '../../agent/installers/signer.ts';
+import { makeCert, type TestCert } from '../support/certs.ts';
 
 /** A throwaway CA made with the openssl command line, standing in for the manager's CA. */
 export interface OpensslCa extends CertificateSigner {
@@ -12,23 +13,8 @@ export interface OpensslCa extends CertificateSigner {
 
 export async function createOpensslCa(dir: string): Promise<OpensslCa> {
   fs.mkdirSync(dir, { recursive: true });
-  const key = path.join(dir, 'ca.key');
-  const cert = path.join(dir, 'ca.pem');
-  await execa('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-subj',
-    '/CN=certagent test CA',
-    '-days',
-    '30',
-  ]);
+  const root = await makeCert(dir, { cn: 'certagent test CA', ca: true, notAfter: days(30) });
+  const [key, cert] = placeAs(root, path.join(dir, 'ca.pem'), path.join(dir, 'ca.key'));
   const requests: string[] = [];
   let serial = 0;
   return {
@@ -71,22 +57,18 @@ export async function selfSigned(
   dir: string,
   name: string,
 ): Promise<{ cert: string; key: string }> {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  await execa('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-subj',
-    `/CN=${name}`,
-    '-days',
-    '5',
-  ]);
+  const made = await makeCert(dir, { cn: name, notAfter: days(5) });
+  const [key, cert] = placeAs(made, path.join(dir, `${name}.crt`), path.join(dir, `${name}.key`));
   return { cert, key };
+}
+
+// The suites name these files in the configurations they write; makeCert picks its own.
+function placeAs(made: TestCert, certPath: string, keyPath: string): [string, string] {
+  fs.copyFileSync(made.certPath, certPath);
+  fs.copyFileSync(made.keyPath, keyPath);
+  return [keyPath, certPath];
+}
+
+function days(n: number): Date {
+  return new Date(Date.now() + n * 86_400_000);
 }

@@ -2,8 +2,7 @@ import crypto, { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { execa } from 'execa';
+import { makeCert } from '../../support/certs.ts';
 
 /**
  * A fake BIG-IP management interface: the iControl REST paths the installer uses, with
@@ -47,25 +46,12 @@ function errorBody(code: number, message: string, apiError = 3) {
 }
 
 export async function startFakeF5(dir: string, initial: Partial<F5State> = {}): Promise<FakeF5> {
-  const key = path.join(dir, 'mgmt.key');
-  const cert = path.join(dir, 'mgmt.crt');
-  await execa('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-days',
-    '2',
-  ]);
+  const mgmt = await makeCert(dir, {
+    cn: 'localhost',
+    sans: ['IP:127.0.0.1'],
+    notAfter: new Date(Date.now() + 2 * 86_400_000),
+  });
+  const [key, cert] = [mgmt.keyPath, mgmt.certPath];
   const state: F5State = {
     users: {},
     tokens: new Set(),
