@@ -18,14 +18,19 @@ export function systemServiceRestart(unit = 'certagent'): RestartService {
 
 /**
  * Healthy means: `current/certagent status --json` answers, reports the new version, and
- * its service is running and connected to the manager. Polled until `timeoutMs`.
+ * its service is running and connected to the manager. Polled until `timeoutMs`. An MSI
+ * install has no `current`: its executable sits in the program folder itself.
  */
-export function statusHealthCheck(layout: InstallLayout, pollMs = 1_000): HealthCheck {
+export function statusHealthCheck(
+  layout: InstallLayout,
+  pollMs = 1_000,
+  programDir = layout.current,
+): HealthCheck {
   return async (version, timeoutMs) => {
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
     while (Date.now() < deadline) {
-      last = await probe(layout, version);
+      last = await probe(programDir, version);
       if (last === 'healthy') return;
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
@@ -37,8 +42,15 @@ export function statusHealthCheck(layout: InstallLayout, pollMs = 1_000): Health
   };
 }
 
-async function probe(layout: InstallLayout, version: string): Promise<string> {
-  const result = await execa(executableIn(layout.current), ['status', '--json'], {
+async function probe(programDir: string, version: string): Promise<string> {
+  let executable: string;
+  try {
+    executable = executableIn(programDir);
+  } catch {
+    // Between the removal of the old files and the copy of the new ones.
+    return `no certagent executable in ${programDir}`;
+  }
+  const result = await execa(executable, ['status', '--json'], {
     reject: false,
     timeout: 15_000,
   });

@@ -56,7 +56,8 @@ export async function updaterFor(paths: AgentPaths, setup: UpdaterSetup = {}) {
     installedVersion: (await currentVersion(layout)) ?? buildIdentity().version,
     dispatcher: updateDispatcher(config, files.secretKey),
     restartService: systemServiceRestart(),
-    healthCheck: statusHealthCheck(layout),
+    healthCheck: statusHealthCheck(layout, 1_000, kind === 'msi' ? layout.root : layout.current),
+    baseDir: paths.base,
     downloadDir:
       kind === 'msi' ? path.join(paths.base, 'updates') : path.join(layout.versions, '.download'),
   };

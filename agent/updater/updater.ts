@@ -16,7 +16,9 @@ import {
 } from './bin-install.ts';
 import { entryFor, parseFeed, type FeedEntry } from './feed.ts';
 import type { InstallKind, InstallLayout } from './install-layout.ts';
-import { buildMsiUpgradeCommand, startDetached, type DetachedRunner } from './msi-upgrade.ts';
+import { keptMsi } from './msi-packages.ts';
+import type { MsiWatchRequest } from './msi-watch.ts';
+import { launchMsiWatcher, type MsiWatcherLauncher } from './msi-watcher-launch.ts';
 import { loadUpdateState, saveUpdateState, type UpdateState } from './update-state.ts';
 
 export interface UpdaterOptions {
@@ -38,9 +40,12 @@ export interface UpdaterOptions {
   restartService: RestartService;
   healthCheck: HealthCheck;
   healthTimeoutMs?: number;
-  /** Windows: where the MSI and its log go, and how msiexec is started. */
+  /** Windows: where the MSI and its log go. */
   downloadDir: string;
-  msiRunner?: DetachedRunner;
+  /** Windows: `%PROGRAMDATA%\certagent` (packages\ holds the installed version's MSI). */
+  baseDir?: string;
+  /** Windows: starts the process that installs the MSI, checks it and rolls it back. */
+  msiWatcher?: MsiWatcherLauncher;
   log?: Logger;
 }
 
@@ -50,9 +55,11 @@ export type UpdateOutcome =
   | { status: 'skipped-bad'; version: string }
   | { status: 'held'; version: string; offered: string }
   | { status: 'updated'; from: string; to: string }
-  | { status: 'upgrade-started'; from: string; to: string };
+  | { status: 'upgrade-started'; from: string; to: string; rollback: boolean };
 
 const FEED_MAX_BYTES = 1024 * 1024;
+// The MSI restarts the service, which then registers its properties and reconnects.
+const MSI_HEALTH_TIMEOUT_MS = 300_000;
 const SIGNATURE_MAX_BYTES = 64 * 1024;
 
 /**
@@ -99,8 +106,13 @@ async function checkAndApply(
 
   const artifact = await downloadArtifact(options, entry);
   if (options.kind === 'msi') {
-    await startMsiUpgrade(options, artifact);
-    return { status: 'upgrade-started', from: installed, to: entry.version };
+    const request = await startMsiUpgrade(options, artifact, entry.version);
+    return {
+      status: 'upgrade-started',
+      from: installed,
+      to: entry.version,
+      rollback: !!request.previousMsi,
+    };
   }
   await installBin(options, state, entry, artifact);
   return { status: 'updated', from: installed, to: entry.version };
@@ -181,12 +193,29 @@ async function installBin(
   await pruneVersions(options.layout, [entry.version, options.installedVersion]);
 }
 
-async function startMsiUpgrade(options: UpdaterOptions, msi: string): Promise<void> {
-  // TODO: the health check after an MSI upgrade is left to Windows Installer's own
-  // rollback (a service that fails to start fails the upgrade); the new agent does not yet
-  // report a failed start back to this state file.
-  const command = buildMsiUpgradeCommand(msi, `${msi}.log`);
-  await (options.msiRunner ?? startDetached)(command);
+/**
+ * Hands the verified MSI to a watcher process (msi-watch.ts) that installs it, waits for
+ * the new version to run and connect, and reinstalls the kept MSI of this version if it
+ * does not. This process is stopped by the upgrade, so the result reaches `status` through
+ * the state file the watcher writes.
+ */
+async function startMsiUpgrade(
+  options: UpdaterOptions,
+  msi: string,
+  version: string,
+): Promise<MsiWatchRequest> {
+  const baseDir = options.baseDir ?? path.dirname(options.downloadDir);
+  const request: MsiWatchRequest = {
+    msi,
+    from: options.installedVersion,
+    to: version,
+    previousMsi: await keptMsi(baseDir, options.installedVersion),
+    baseDir,
+    stateFile: options.stateFile,
+    healthTimeoutMs: options.healthTimeoutMs ?? MSI_HEALTH_TIMEOUT_MS,
+  };
+  await (options.msiWatcher ?? launchMsiWatcher)(request, options.layout.root);
+  return request;
 }
 
 function describeOutcome(outcome: UpdateOutcome): string {
@@ -202,7 +231,12 @@ function describeOutcome(outcome: UpdateOutcome): string {
     case 'updated':
       return `updated ${outcome.from} -> ${outcome.to}`;
     case 'upgrade-started':
-      return `MSI upgrade ${outcome.from} -> ${outcome.to} started`;
+      return (
+        `MSI upgrade ${outcome.from} -> ${outcome.to} started; ` +
+        (outcome.rollback
+          ? `${outcome.from} is reinstalled if ${outcome.to} does not start and connect`
+          : `no MSI of ${outcome.from} is kept, so it cannot be rolled back`)
+      );
   }
 }
 

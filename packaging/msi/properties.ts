@@ -39,6 +39,12 @@ export const INSTALL_PROPERTIES: InstallProperty[] = [
  */
 export const AUTOUPDATE_NOT_GIVEN = 'default';
 
+/**
+ * Given as 1 by the agent's updater (agent/updater/msi-rollback.ts, which names it too) when
+ * it reinstalls the previous version after a failed upgrade: allows that one downgrade.
+ */
+export const ROLLBACK_PROPERTY = 'CERTAGENT_ROLLBACK';
+
 /** Value of MsiHiddenProperties: the secret properties, kept out of msiexec's log. */
 export function hiddenProperties(): string {
   return INSTALL_PROPERTIES.filter((p) => p.secret)

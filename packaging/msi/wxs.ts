@@ -5,6 +5,7 @@ import {
   hiddenProperties,
   INSTALL_KEY,
   INSTALL_PROPERTIES,
+  ROLLBACK_PROPERTY,
 } from './properties.ts';
 
 /** The files the MSI installs under %ProgramFiles%\certagent, as paths on the build machine. */
@@ -110,6 +111,24 @@ function properties(meta: ProductMetadata): string {
     .join('\n');
 }
 
+/**
+ * What <MajorUpgrade> gives (older versions removed, same version not, a newer one refused),
+ * except that the updater's rollback may go back: with ROLLBACK_PROPERTY=1 the newer product
+ * is removed like an older one and the configuration, outside the MSI, stays.
+ * (A downgrade passes the token condition above; this condition refuses it otherwise.)
+ */
+function upgradeRules(meta: ProductMetadata): string {
+  const version = msiVersion(meta.version);
+  const newer = 'A newer version of certagent is already installed; uninstall it first to go back.';
+  return [
+    `<Upgrade Id="${UPGRADE_CODE}">`,
+    `<UpgradeVersion Minimum="0.0.0" Maximum="${version}" IncludeMinimum="yes" IncludeMaximum="no" Property="WIX_UPGRADE_DETECTED"/>`,
+    `<UpgradeVersion Minimum="${version}" IncludeMinimum="no" Property="WIX_DOWNGRADE_DETECTED"/>`,
+    '</Upgrade>',
+    `<Condition Message="${xmlEscape(newer)}">NOT WIX_DOWNGRADE_DETECTED OR ${ROLLBACK_PROPERTY}="1"</Condition>`,
+  ].join('\n');
+}
+
 /** The WiX source of the MSI, every GUID fixed, so wixl has nothing to draw at random. */
 export function renderWxs(input: WxsInput): string {
   const { meta } = input;
@@ -123,9 +142,9 @@ export function renderWxs(input: WxsInput): string {
 <Package Id="${input.packageCode}" InstallerVersion="500" Compressed="yes" InstallScope="perMachine"
  Description="${xmlEscape(meta.description)}" Comments="${xmlEscape(meta.homepage)}"/>
 <Media Id="1" Cabinet="certagent.cab" EmbedCab="yes"/>
-<MajorUpgrade DowngradeErrorMessage="A newer version of certagent is already installed; uninstall it first to go back."/>
+${upgradeRules(meta)}
 ${properties(meta)}
-<Condition Message="${xmlEscape(tokenMissing)}">Installed OR PROPERTY_TOKEN OR WIX_UPGRADE_DETECTED</Condition>
+<Condition Message="${xmlEscape(tokenMissing)}">Installed OR PROPERTY_TOKEN OR WIX_UPGRADE_DETECTED OR WIX_DOWNGRADE_DETECTED</Condition>
 <Directory Id="TARGETDIR" Name="SourceDir">
 <Directory Id="ProgramFiles64Folder"><Directory Id="INSTALLDIR" Name="certagent">
 ${programFiles(input.payload, meta)}

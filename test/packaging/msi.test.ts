@@ -50,6 +50,39 @@ function buildContext(name: string, meta: Partial<ProductMetadata> = {}): BuildC
   };
 }
 
+function read(file: string): string {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}
+
+/** Polls `done` every 250 ms for up to 60 s; fails naming what it waited for. */
+async function waitFor(done: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    if (await done()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Live certagent.exe processes of one Wine prefix, seen from Linux (Wine's tasklist lists
+ * nothing): every Wine process carries WINEPREFIX in its environment.
+ */
+function agentProcesses(wine: WinePrefix): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (/certagent\.exe/.test(cmdline) && environ.includes(`WINEPREFIX=${wine.dir}`)) {
+        pids.push(Number(pid));
+      }
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return pids;
+}
+
 const builds = new Map<string, Promise<string>>();
 
 /** Builds the MSI once per name for the whole file (each build packs an 80 MB node.exe). */
@@ -164,7 +197,9 @@ describeWithTools('MSI (wixl): tables, signature, reproducibility', TOOLS, () =>
   it('refuses to install without PROPERTY_TOKEN unless upgrading (LaunchCondition)', async () => {
     const conditions = await table(msi, 'LaunchCondition');
     const token = conditions.find((c) => c.Condition.includes('PROPERTY_TOKEN'));
-    expect(token?.Condition).toBe('Installed OR PROPERTY_TOKEN OR WIX_UPGRADE_DETECTED');
+    expect(token?.Condition).toBe(
+      'Installed OR PROPERTY_TOKEN OR WIX_UPGRADE_DETECTED OR WIX_DOWNGRADE_DETECTED',
+    );
     expect(token?.Description).toMatch(/PROPERTY_TOKEN=/);
   });
 
@@ -230,11 +265,31 @@ describeWithTools(
         build('a'),
         build('c', { version: '0.1.1' }),
       ]);
+      // One wineserver for the whole suite: without it, Wine shuts the prefix down whenever
+      // only services are left (they count as system processes there), and the next command
+      // boots it again and auto-starts certagent, so a stop could never be observed.
+      await execa('wineserver', ['-p'], { env: wine.env, extendEnv: false });
     });
 
     afterAll(async () => {
       await wine?.dispose();
     });
+
+    async function serviceState(): Promise<string> {
+      const { output } = await wine.wine(['sc', 'query', 'certagent']);
+      return /STATE\s*:\s*\d+\s+(\w+)/.exec(output)?.[1] ?? output;
+    }
+
+    /** `sc stop`, then waits for STOPPED (the host may take its 10 s grace period). */
+    async function stopService(): Promise<void> {
+      await wine.wine(['sc', 'stop', 'certagent']);
+      await waitFor(async () => (await serviceState()) === 'STOPPED', 'certagent to stop');
+    }
+
+    async function startService(): Promise<void> {
+      await wine.wine(['sc', 'start', 'certagent']);
+      expect(await serviceState()).toBe('RUNNING');
+    }
 
     async function arpEntry(msi: string) {
       return wine.regQuery(`${UNINSTALL_KEY}\\${await property(msi, 'ProductCode')}`);
@@ -311,8 +366,51 @@ describeWithTools(
         text = fs.existsSync(serviceLog) ? fs.readFileSync(serviceLog, 'utf8') : '';
       }
       expect(text).toMatch(/Cannot find module.*run/);
-      // Not checked here: `sc stop` under Wine 8 reports STOPPED, yet a later `sc query`
-      // shows RUNNING again; stop/restart behaviour of the host is unverified under Wine.
+    });
+
+    it('stops gracefully on `sc stop` (CTRL_C), kills after the grace period, starts again', async () => {
+      const dataDir = path.join(wine.driveC, 'ProgramData/certagent');
+      const serviceLog = path.join(dataDir, 'logs/service.log');
+      const standInLog = path.join(dataDir, 'logs/stand-in.log');
+      // node.exe, the stand-in agent, runs this file for `run`: the host starts it in the
+      // data folder. It records its start and the signal that ends it.
+      const writeStandIn = (onSigint: string) =>
+        fs.writeFileSync(
+          path.join(dataDir, 'run'),
+          `const fs = require('fs');
+           const log = (line) => fs.appendFileSync(${JSON.stringify(windowsPath(standInLog))}, line + '\\n');
+           log('started ' + process.pid);
+           process.on('SIGINT', () => { log('SIGINT ' + process.pid); ${onSigint} });
+           setInterval(() => {}, 1000);`,
+        );
+      writeStandIn('process.exit(0);');
+      await stopService();
+      await startService();
+      await waitFor(() => read(standInLog).includes('started'), 'the stand-in agent to start');
+      expect(agentProcesses(wine)).toHaveLength(1);
+
+      await stopService();
+      expect(read(standInLog)).toMatch(/SIGINT/);
+      expect(read(serviceLog)).toMatch(/certagent\.exe exited on request/);
+      expect(agentProcesses(wine)).toEqual([]);
+
+      await startService();
+      await waitFor(() => agentProcesses(wine).length === 1, 'certagent.exe to run again');
+
+      // An agent that ignores the request is ended once the grace period is over.
+      fs.rmSync(standInLog);
+      writeStandIn('/* ignored */');
+      await stopService();
+      await startService();
+      await waitFor(() => read(standInLog).includes('started'), 'the stubborn stand-in to start');
+      await stopService();
+      expect(read(standInLog)).toMatch(/SIGINT/);
+      expect(read(serviceLog)).toMatch(/terminating certagent\.exe .*did not exit on request/);
+      expect(agentProcesses(wine)).toEqual([]);
+
+      // Back to the state the next tests expect: service running, no stand-in script.
+      fs.rmSync(path.join(dataDir, 'run'));
+      await startService();
     });
 
     it('hands the values to the agent: read and deleted through the real reg.exe', async () => {

@@ -4,8 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installLayout } from '../../agent/updater/install-layout.ts';
-import { buildMsiUpgradeCommand, type MsiUpgradeCommand } from '../../agent/updater/msi-upgrade.ts';
-import { runUpdate, type UpdaterOptions } from '../../agent/updater/updater.ts';
+import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
+import { buildMsiUpgradeCommand } from '../../agent/updater/msi-upgrade.ts';
+import type { MsiWatchRequest } from '../../agent/updater/msi-watch.ts';
+import { watcherArgs } from '../../agent/updater/msi-watcher-launch.ts';
+import { loadUpdateState } from '../../agent/updater/update-state.ts';
+import { describeOutcome, runUpdate, type UpdaterOptions } from '../../agent/updater/updater.ts';
 import {
   createReleaseKey,
   DistHost,
@@ -30,20 +34,23 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-function options(started: MsiUpgradeCommand[]): UpdaterOptions {
+function options(started: MsiWatchRequest[]): UpdaterOptions {
   const root = fs.mkdtempSync(path.join(work, 'pf-'));
+  const base = path.join(root, 'data');
   return {
     source: host.origin,
     trustedKeys: [key.publicKeyArmored],
     kind: 'msi',
     layout: installLayout(root),
-    stateFile: path.join(root, 'conf', 'update-state.json'),
+    stateFile: path.join(base, 'conf', 'update-state.json'),
     platform: 'win-x64',
     installedVersion: '4.0.0',
     restartService: async () => undefined,
     healthCheck: async () => undefined,
-    downloadDir: path.join(root, 'updates'),
-    msiRunner: async (command) => void started.push(command),
+    baseDir: base,
+    downloadDir: path.join(base, 'updates'),
+    healthTimeoutMs: 42_000,
+    msiWatcher: async (request) => void started.push(request),
   };
 }
 
@@ -78,26 +85,90 @@ describe('MSI install update', () => {
     });
   });
 
-  it('downloads and verifies the MSI, then starts msiexec detached', async () => {
+  it('adds only CERTAGENT_ROLLBACK=1 for the rollback, never a PROPERTY_*', () => {
+    const command = buildMsiUpgradeCommand('C:\\p\\old.msi', 'C:\\p\\r.log', 'D:\\Win', {
+      rollback: true,
+    });
+    expect(command.executable).toBe('D:\\Win\\System32\\msiexec.exe');
+    expect(command.args).toEqual([
+      '/i',
+      'C:\\p\\old.msi',
+      '/qn',
+      '/norestart',
+      'CERTAGENT_ROLLBACK=1',
+      '/l*v',
+      'C:\\p\\r.log',
+    ]);
+  });
+
+  it('downloads and verifies the MSI, then hands it to the watcher with the kept MSI', async () => {
     await publish(msi);
-    const started: MsiUpgradeCommand[] = [];
+    const started: MsiWatchRequest[] = [];
     const opts = options(started);
-    expect(await runUpdate(opts, true)).toEqual({
+    const kept = msiPackagePath(opts.baseDir!, '4.0.0');
+    fs.mkdirSync(path.dirname(kept), { recursive: true });
+    fs.writeFileSync(kept, 'the 4.0.0 msi');
+
+    const outcome = await runUpdate(opts, true);
+    expect(outcome).toEqual({
       status: 'upgrade-started',
       from: '4.0.0',
       to: '4.1.0',
+      rollback: true,
     });
-    expect(started).toHaveLength(1);
     const target = path.join(opts.downloadDir, 'certagent-4.1.0-x64.msi');
-    expect(started[0].args.slice(0, 4)).toEqual(['/i', target, '/qn', '/norestart']);
+    expect(started).toEqual([
+      {
+        msi: target,
+        from: '4.0.0',
+        to: '4.1.0',
+        previousMsi: kept,
+        baseDir: opts.baseDir,
+        stateFile: opts.stateFile,
+        healthTimeoutMs: 42_000,
+      },
+    ]);
     expect(fs.readFileSync(target)).toEqual(msi);
+    const state = await loadUpdateState(opts.stateFile);
+    expect(state.lastResult).toBe(
+      'MSI upgrade 4.0.0 -> 4.1.0 started; 4.0.0 is reinstalled if 4.1.0 does not start and connect',
+    );
+    expect(watcherArgs(started[0], opts.layout.root)).toEqual([
+      '--base-dir',
+      opts.baseDir,
+      'apply-msi-update',
+      '--msi',
+      target,
+      '--from',
+      '4.0.0',
+      '--to',
+      '4.1.0',
+      '--previous-msi',
+      kept,
+      '--install-root',
+      opts.layout.root,
+      '--timeout',
+      '42',
+    ]);
+  });
+
+  it('says so when no MSI of the installed version is kept to roll back to', async () => {
+    await publish(msi);
+    const started: MsiWatchRequest[] = [];
+    const opts = options(started);
+    const outcome = await runUpdate(opts, true);
+    expect(started[0].previousMsi).toBeUndefined();
+    expect(watcherArgs(started[0], opts.layout.root)).not.toContain('--previous-msi');
+    expect(describeOutcome(outcome)).toBe(
+      'MSI upgrade 4.0.0 -> 4.1.0 started; no MSI of 4.0.0 is kept, so it cannot be rolled back',
+    );
   });
 
   it('refuses a changed MSI and starts nothing', async () => {
     const changed = Buffer.from(msi);
     changed[0] ^= 1;
     await publish(changed);
-    const started: MsiUpgradeCommand[] = [];
+    const started: MsiWatchRequest[] = [];
     await expect(runUpdate(options(started), true)).rejects.toMatchObject({
       code: 'download.hash-mismatch',
     });

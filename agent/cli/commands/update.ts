@@ -1,9 +1,20 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import semver from 'semver';
 import type { CliContext } from '../context.ts';
 import { OperationalError, UsageError } from '../errors.ts';
+import { createLogger } from '../../logging/logger.ts';
 import { autoUpdateEffective, selfUpdating } from '../../updater/auto-update-setting.ts';
-import { externalUpdater } from '../../updater/install-layout.ts';
-import { loadUpdateState } from '../../updater/update-state.ts';
+import {
+  defaultInstallRoot,
+  externalUpdater,
+  installLayout,
+} from '../../updater/install-layout.ts';
+import { runMsiexec } from '../../updater/msi-upgrade.ts';
+import { watchMsiUpgrade } from '../../updater/msi-watch.ts';
+import { APPLY_MSI_VERB } from '../../updater/msi-watcher-launch.ts';
+import { statusHealthCheck } from '../../updater/service-health.ts';
+import { loadUpdateState, updateStateFile } from '../../updater/update-state.ts';
 import { describeOutcome, runUpdate } from '../../updater/updater.ts';
 import { updaterFor } from '../../updater/updater-setup.ts';
 
@@ -16,6 +27,7 @@ interface UpdateOptions {
 }
 
 export function addUpdateCommand(program: Command, ctx: CliContext): void {
+  addApplyMsiUpdateCommand(program, ctx);
   program
     .command('update')
     .description('check for, or install, a signed agent update from the distribution host')
@@ -44,6 +56,74 @@ export function addUpdateCommand(program: Command, ctx: CliContext): void {
       const outcome = await runUpdate(setup.options, Boolean(opts.now));
       ctx.stdout.write(`${describeOutcome(outcome)}\n`);
     });
+}
+
+interface ApplyMsiOptions {
+  msi: string;
+  from: string;
+  to: string;
+  previousMsi?: string;
+  installRoot?: string;
+  timeout: string;
+}
+
+/**
+ * The watcher of an MSI update, started by the updater from a copy of certagent.exe; not
+ * listed in the main help, it is no operator command.
+ */
+export function addApplyMsiUpdateCommand(program: Command, ctx: CliContext): void {
+  program
+    .command(APPLY_MSI_VERB, { hidden: true })
+    .description(
+      'internal, started by "update": install a verified MSI, wait for the new version to ' +
+        'run and connect, reinstall the previous MSI if it does not',
+    )
+    .requiredOption('--msi <file>', 'the verified MSI of the new version')
+    .requiredOption('--from <version>', 'the version installed now')
+    .requiredOption('--to <version>', 'the version the MSI installs')
+    .option('--previous-msi <file>', 'the MSI of --from, reinstalled on failure')
+    .option('--install-root <dir>', 'program folder (default %ProgramFiles%\\certagent)')
+    .option('--timeout <seconds>', 'time the new version has to run and connect', '300')
+    .action(async (opts: ApplyMsiOptions) => {
+      const timeoutS = checkApplyOptions(opts);
+      const paths = ctx.paths();
+      const stateFile = updateStateFile(paths.conf);
+      const layout = installLayout(opts.installRoot ?? defaultInstallRoot());
+      const result = await watchMsiUpgrade({
+        ...opts,
+        baseDir: paths.base,
+        stateFile,
+        healthTimeoutMs: timeoutS * 1000,
+        runMsiexec,
+        healthCheck: statusHealthCheck(layout, 2_000, layout.root),
+        log: createLogger({ logDir: paths.logs, name: 'update' }),
+      });
+      const { lastResult } = await loadUpdateState(stateFile);
+      if (result !== 'updated') throw new OperationalError(`${lastResult}`, `update.${result}`);
+      ctx.stdout.write(`${lastResult}\n`);
+    });
+}
+
+function checkApplyOptions(opts: ApplyMsiOptions): number {
+  for (const [flag, value] of [
+    ['--from', opts.from],
+    ['--to', opts.to],
+  ]) {
+    if (!semver.valid(value)) throw new UsageError(`${flag} ${value} is not a version (1.2.3)`);
+  }
+  for (const [flag, file] of [
+    ['--msi', opts.msi],
+    ['--previous-msi', opts.previousMsi],
+  ]) {
+    if (file !== undefined && !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      throw new UsageError(`${flag} ${file}: no such file; give the path of a downloaded MSI`);
+    }
+  }
+  const timeout = Number(opts.timeout);
+  if (!Number.isInteger(timeout) || timeout < 1) {
+    throw new UsageError(`--timeout ${opts.timeout} must be a whole number of seconds, 1 or more`);
+  }
+  return timeout;
 }
 
 async function renderStatus(setup: Awaited<ReturnType<typeof updaterFor>>): Promise<string> {
