@@ -82,6 +82,20 @@ describeWithTools('agent and manager end to end', ['nginx', 'openssl'], () => {
     expect(res.exitCode, res.stderr).toBe(0);
     return JSON.parse(res.stdout) as T;
   };
+  // A discovery task for e2e-agent over 127.0.0.1; `managerCli` runs it as a user would.
+  const addTask = (ports: number[], run = managerMain) =>
+    run([
+      'discovery',
+      'add',
+      '--data',
+      manager.dataDir,
+      '--agent',
+      'e2e-agent',
+      '--targets',
+      '127.0.0.1',
+      '--ports',
+      ports.join(','),
+    ]);
   const tasks = () =>
     json<Array<{ id: string; state: string; error: string | null }>>(['tasks', 'list']);
   const certs = () =>
@@ -181,18 +195,7 @@ describeWithTools('agent and manager end to end', ['nginx', 'openssl'], () => {
 
   it('runs a discovery task and the manager lists every certificate', async () => {
     const { ports } = fx;
-    const add = await managerCli([
-      'discovery',
-      'add',
-      '--data',
-      manager.dataDir,
-      '--agent',
-      'e2e-agent',
-      '--targets',
-      '127.0.0.1',
-      '--ports',
-      `${ports.rsa},${ports.ec},${ports.expired},${ports.closed}`,
-    ]);
+    const add = await addTask([ports.rsa, ports.ec, ports.expired, ports.closed], managerCli);
     expect(add.exitCode, add.stderr).toBe(0);
     await waitFor('discovery task done', async () =>
       (await tasks()).every((t) => t.state === 'done'),
@@ -214,18 +217,7 @@ describeWithTools('agent and manager end to end', ['nginx', 'openssl'], () => {
 
   it('loses no result when the manager is killed mid-task and restarted', async () => {
     const { ports } = fx;
-    await managerMain([
-      'discovery',
-      'add',
-      '--data',
-      manager.dataDir,
-      '--agent',
-      'e2e-agent',
-      '--targets',
-      '127.0.0.1',
-      '--ports',
-      `${ports.late},${ports.silent}`,
-    ]);
+    await addTask([ports.late, ports.silent]);
     await waitFor(
       'the agent took the task',
       async () => (await tasks()).some((t) => t.state === 'running'),
@@ -253,18 +245,7 @@ describeWithTools('agent and manager end to end', ['nginx', 'openssl'], () => {
 
   it('runs a task again when the agent itself is killed mid-task', async () => {
     const { ports } = fx;
-    await managerMain([
-      'discovery',
-      'add',
-      '--data',
-      manager.dataDir,
-      '--agent',
-      'e2e-agent',
-      '--targets',
-      '127.0.0.1',
-      '--ports',
-      `${ports.silent},${ports.rsa}`,
-    ]);
+    await addTask([ports.silent, ports.rsa]);
     await waitFor('the agent took the task', async () =>
       (await tasks()).some((t) => t.state === 'running'),
     );
