@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createOpensslCa, selfSigned } from '../installers/openssl-ca.ts';
+import { selfSigned } from '../installers/openssl-ca.ts';
 import { startNginx, type TestNginx } from '../installers/test-nginx.ts';
 import { freePort } from '../support/apache.ts';
 import {
@@ -15,7 +15,7 @@ import {
   type ManagerProcess,
 } from '../support/manager.ts';
 import { createTestUser, startSshd, type TestSshd, type TestUser } from '../support/sshd.ts';
-import { startFakeF5, type FakeF5 } from '../fakes/f5/server.ts';
+import { startFakeF5WithSite, type FakeF5 } from '../fakes/f5/server.ts';
 import { leafFingerprint } from '../../agent/nodes/fingerprint.ts';
 import { describeWithTools } from '../support/tools.ts';
 
@@ -63,7 +63,6 @@ describeWithTools('nodes and installations end to end through the manager', tool
 
   beforeAll(async () => {
     port = await freePort();
-    await createOpensslCa(path.join(dir, 'unused-ca'));
     const certs = path.join(dir, 'certs');
     fs.mkdirSync(certs, { mode: 0o700 });
     const site = await selfSigned(certs, 'shop.test');
@@ -72,21 +71,7 @@ describeWithTools('nodes and installations end to end through the manager', tool
     sshd = await startSshd(path.join(dir, 'sshd'));
     user = await createTestUser(sshd);
 
-    const f5Old = await selfSigned(certs, 'lb.test');
-    f5 = await startFakeF5(dir, {
-      users: { admin: f5Password },
-      certs: new Map([['/Common/lb.crt', fs.readFileSync(f5Old.cert, 'utf8')]]),
-      keys: new Map([['/Common/lb.key', fs.readFileSync(f5Old.key, 'utf8')]]),
-      profiles: new Map([
-        [
-          '/Common/lb-ssl',
-          { certKeyChain: [{ name: 'default', cert: '/Common/lb.crt', key: '/Common/lb.key' }] },
-        ],
-      ]),
-      virtuals: [
-        { name: 'vs_lb', destination: '/Common/10.0.0.20:443', profile: '/Common/lb-ssl' },
-      ],
-    });
+    f5 = await startFakeF5WithSite(dir, f5Password);
     fs.writeFileSync(path.join(dir, 'f5-mgmt.pem'), f5.caPem);
     manager = await startManager({ heartbeatMs: 300 });
     ({ baseDir } = await registerNewAgent(manager, 'node-agent'));

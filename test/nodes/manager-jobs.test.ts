@@ -6,9 +6,8 @@ import Database from 'better-sqlite3';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { leafFingerprint } from '../../agent/nodes/fingerprint.ts';
-import { startFakeF5, type FakeF5 } from '../fakes/f5/server.ts';
+import { startFakeF5WithSite, type FakeF5 } from '../fakes/f5/server.ts';
 import { startFakeVault, type FakeVault } from '../fakes/vault/server.ts';
-import { selfSigned } from '../installers/openssl-ca.ts';
 import {
   AGENT_BIN,
   spawnServe,
@@ -76,23 +75,7 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
   };
 
   beforeAll(async () => {
-    const certs = path.join(dir, 'certs');
-    fs.mkdirSync(certs, { mode: 0o700 });
-    const old = await selfSigned(certs, 'lb.test');
-    f5 = await startFakeF5(dir, {
-      users: { admin: f5Password },
-      certs: new Map([['/Common/lb.crt', fs.readFileSync(old.cert, 'utf8')]]),
-      keys: new Map([['/Common/lb.key', fs.readFileSync(old.key, 'utf8')]]),
-      profiles: new Map([
-        [
-          '/Common/lb-ssl',
-          { certKeyChain: [{ name: 'default', cert: '/Common/lb.crt', key: '/Common/lb.key' }] },
-        ],
-      ]),
-      virtuals: [
-        { name: 'vs_lb', destination: '/Common/10.0.0.20:443', profile: '/Common/lb-ssl' },
-      ],
-    });
+    f5 = await startFakeF5WithSite(dir, f5Password);
     fs.writeFileSync(path.join(dir, 'f5-mgmt.pem'), f5.caPem);
 
     server = await serve(dataDir, 0);

@@ -45,6 +45,27 @@ function errorBody(code: number, message: string, apiError = 3) {
   return { code, message, errorStack: [], apiError };
 }
 
+/**
+ * A fake BIG-IP already serving a self-signed lb.test certificate: key and certificate
+ * /Common/lb.key and /Common/lb.crt on client-SSL profile /Common/lb-ssl of virtual vs_lb,
+ * the state the manager's node jobs start from. `admin` logs in with `password`.
+ */
+export async function startFakeF5WithSite(dir: string, password: string): Promise<FakeF5> {
+  const old = await makeCert(dir, { cn: 'lb.test' });
+  return startFakeF5(dir, {
+    users: { admin: password },
+    certs: new Map([['/Common/lb.crt', fs.readFileSync(old.certPath, 'utf8')]]),
+    keys: new Map([['/Common/lb.key', fs.readFileSync(old.keyPath, 'utf8')]]),
+    profiles: new Map([
+      [
+        '/Common/lb-ssl',
+        { certKeyChain: [{ name: 'default', cert: '/Common/lb.crt', key: '/Common/lb.key' }] },
+      ],
+    ]),
+    virtuals: [{ name: 'vs_lb', destination: '/Common/10.0.0.20:443', profile: '/Common/lb-ssl' }],
+  });
+}
+
 export async function startFakeF5(dir: string, initial: Partial<F5State> = {}): Promise<FakeF5> {
   const mgmt = await makeCert(dir, {
     cn: 'localhost',
