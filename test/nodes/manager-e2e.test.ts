@@ -15,7 +15,7 @@ import {
   type ManagerProcess,
 } from '../support/manager.ts';
 import { createTestUser, startSshd, type TestSshd, type TestUser } from '../support/sshd.ts';
-import { startFakeF5WithSite, type FakeF5 } from '../fakes/f5/server.ts';
+import { f5NodeAddArgs, startFakeF5WithSite, type FakeF5 } from '../fakes/f5/server.ts';
 import { leafFingerprint } from '../../agent/nodes/fingerprint.ts';
 import { describeWithTools } from '../support/tools.ts';
 
@@ -266,26 +266,7 @@ describeWithTools('nodes and installations end to end through the manager', tool
   });
 
   it('installs on an F5 BIG-IP node over iControl REST (fake) through the same tasks', async () => {
-    await cli([
-      'nodes',
-      'add',
-      '--agent',
-      'node-agent',
-      '--name',
-      'lb1',
-      '--connection',
-      'rest',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(f5.port),
-      '--credstore',
-      'local-store',
-      '--secret',
-      'bigip',
-      '--ca-file',
-      path.join(dir, 'f5-mgmt.pem'),
-    ]);
+    await cli(f5NodeAddArgs(f5, 'node-agent', path.join(dir, 'f5-mgmt.pem')));
     await cli(['nodes', 'discover', '--node', 'lb1']);
     await waitFor(
       'F5 site discovered',

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { leafFingerprint } from '../../agent/nodes/fingerprint.ts';
-import { startFakeF5WithSite, type FakeF5 } from '../fakes/f5/server.ts';
+import { f5NodeAddArgs, startFakeF5WithSite, type FakeF5 } from '../fakes/f5/server.ts';
 import { startFakeVault, type FakeVault } from '../fakes/vault/server.ts';
 import {
   AGENT_BIN,
@@ -99,26 +99,7 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
     );
     agent = execa('node', agentArgs(['run']), { env, reject: false, stdin: 'ignore' });
 
-    await cli([
-      'nodes',
-      'add',
-      '--agent',
-      'jobs-agent',
-      '--name',
-      'lb1',
-      '--connection',
-      'rest',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(f5.port),
-      '--credstore',
-      'local-store',
-      '--secret',
-      'bigip',
-      '--ca-file',
-      path.join(dir, 'f5-mgmt.pem'),
-    ]);
+    await cli(f5NodeAddArgs(f5, 'jobs-agent', path.join(dir, 'f5-mgmt.pem')));
   });
 
   afterAll(async () => {

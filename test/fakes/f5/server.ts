@@ -66,6 +66,30 @@ export async function startFakeF5WithSite(dir: string, password: string): Promis
   });
 }
 
+/** `certagent-manager nodes add` arguments for lb1, reached over REST with local-store's `bigip`. */
+export function f5NodeAddArgs(f5: FakeF5, agent: string, caFile: string): string[] {
+  return [
+    'nodes',
+    'add',
+    '--agent',
+    agent,
+    '--name',
+    'lb1',
+    '--connection',
+    'rest',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(f5.port),
+    '--credstore',
+    'local-store',
+    '--secret',
+    'bigip',
+    '--ca-file',
+    caFile,
+  ];
+}
+
 export async function startFakeF5(dir: string, initial: Partial<F5State> = {}): Promise<FakeF5> {
   const mgmt = await makeCert(dir, {
     cn: 'localhost',
