@@ -12,6 +12,7 @@ import {
   startManager,
   tempDir,
   type ManagerProcess,
+  registerArgs,
 } from '../support/manager.ts';
 
 // Agent configuration through its main(): config set/show, secrets sealed and masked,
@@ -204,28 +205,12 @@ describe('registration through the configured proxy', () => {
     }
     await setSecret(base, 'proxy.password', 'wrong');
     const { token } = await addAgent(manager.dataDir, 'via-proxy');
-    const refused = await agent(base, [
-      'register',
-      '--token',
-      token,
-      '--server',
-      manager.url,
-      '--ca',
-      manager.caPath,
-    ]);
+    const refused = await agent(base, registerArgs(manager, token));
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/cannot reach the management server/);
 
     await setSecret(base, 'proxy.password', 'pr0xy-pw');
-    const ok = await agent(base, [
-      'register',
-      '--token',
-      token,
-      '--server',
-      manager.url,
-      '--ca',
-      manager.caPath,
-    ]);
+    const ok = await agent(base, registerArgs(manager, token));
     expect(ok.code, ok.err).toBe(0);
     expect(proxy.tunnels.at(-1)).toMatchObject({ target: `127.0.0.1:${manager.port}` });
   });

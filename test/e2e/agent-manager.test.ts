@@ -19,6 +19,7 @@ import {
   tempDir,
   waitFor,
   type ManagerProcess,
+  registerArgs,
 } from '../support/manager.ts';
 import { freePorts, startNginx, type NginxServer } from '../support/nginx.ts';
 import { describeWithTools } from '../support/tools.ts';
@@ -146,28 +147,12 @@ describeWithTools('agent and manager end to end', ['nginx', 'openssl'], () => {
   });
 
   it('registers with the token once; a second use is refused clearly', async () => {
-    const first = await agentCli(baseDir, [
-      'register',
-      '--token',
-      token,
-      '--server',
-      manager.url,
-      '--ca',
-      manager.caPath,
-    ]);
+    const first = await agentCli(baseDir, registerArgs(manager, token));
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/registered as e2e-agent/);
     expect(fs.statSync(path.join(baseDir, 'conf', 'agent.key')).mode & 0o777).toBe(0o600);
 
-    const second = await agentCli(otherBaseDir, [
-      'register',
-      '--token',
-      token,
-      '--server',
-      manager.url,
-      '--ca',
-      manager.caPath,
-    ]);
+    const second = await agentCli(otherBaseDir, registerArgs(manager, token));
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toMatch(
       /installation token is unknown or was already used.*ask the administrator for a new one/,

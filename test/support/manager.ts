@@ -151,6 +151,11 @@ export async function addAgent(
   return JSON.parse(res.stdout) as { id: string; token: string };
 }
 
+/** `certagent register` arguments for `token` against this manager, trusting its CA. */
+export function registerArgs(manager: ManagerProcess, token: string): string[] {
+  return ['register', '--token', token, '--server', manager.url, '--ca', manager.caPath];
+}
+
 /** Adds an agent on the manager and registers a fresh base directory with its token. */
 export async function registerNewAgent(
   manager: ManagerProcess,
