@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { Artifact, BuildContext, Packager } from '../packager.ts';
+import { gzipArchiveLayers } from './compressed-layers.ts';
 import { imageConfig, type ImageConfig } from './image-config.ts';
 import { writeLayerArchive } from './layer-archive.ts';
 import { buildRootfs } from './rootfs.ts';
@@ -17,7 +18,8 @@ export function imageArchiveName(version: string): string {
 /**
  * The OCI image, built without a container engine: a root filesystem laid out here, one
  * layer added with umoci, the runtime config set with umoci, and the result saved by
- * skopeo as a docker-archive that both `docker load` and `podman load` read.
+ * skopeo as a docker-archive that both `docker load` and `podman load` read, its layer
+ * gzip-compressed afterwards (skopeo writes that format uncompressed).
  */
 export const ociPackager: Packager = {
   format: 'oci',
@@ -62,6 +64,8 @@ async function buildImage(ctx: BuildContext): Promise<Artifact[]> {
   const out = path.join(ctx.distDir, imageArchiveName(ctx.meta.version));
   fs.rmSync(out, { force: true });
   await saveDockerArchive(work, `oci:${image}`, out, `${ctx.meta.name}:${ctx.meta.version}`);
+  ctx.progress('oci: gzip layers');
+  await gzipArchiveLayers(out, work, ctx.sourceDateEpoch);
   return [{ path: out, format: 'oci' }];
 }
 

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -142,6 +141,24 @@ describeWithTools(
       ]);
     });
 
+    it('stores its layer gzip-compressed, so the archive is far smaller than the agent', async () => {
+      const manifest = JSON.parse((await execa('tar', ['-xOf', archive, 'manifest.json'])).stdout);
+      const [layer] = manifest[0].Layers as string[];
+      expect(layer).toMatch(/^[0-9a-f]{64}\.tar\.gz$/);
+      const out = path.join(tmp, 'layer-check');
+      fs.mkdirSync(out);
+      await execa('tar', ['-xf', archive, '-C', out, layer]);
+      expect([...fs.readFileSync(path.join(out, layer)).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+      // The legacy layout (<id>/layer.tar) that older docker versions read points at it too.
+      const { stdout: listing } = await execa('tar', ['-tvf', archive]);
+      expect(listing).toMatch(
+        new RegExp(`/layer\\.tar -> \\.\\./${layer.replace(/\./g, '\\.')}$`, 'm'),
+      );
+
+      const agent = fs.statSync(path.join(rootfs, 'opt/certagent/certagent')).size;
+      expect(fs.statSync(archive).size).toBeLessThan(agent * 0.6);
+    });
+
     it('carries the OCI labels, with created taken from SOURCE_DATE_EPOCH', async () => {
       const meta = readProductMetadata();
       const info = await inspect(archive);
@@ -260,11 +277,8 @@ describeWithTools(
       });
     });
 
-    it('is byte-identical when built again from the same inputs', async () => {
-      const agent = path.join(rootfs, 'opt/certagent/certagent');
-      const [again] = await ociPackager.build(buildContext(tmp, agent, 'b'));
-      expect(sha256(again.path)).toBe(sha256(archive));
-    });
+    // Byte-for-byte reproducibility of the image archive is checked on two real release
+    // runs (test/packaging/release.test.ts), not on a second packager call here.
 
     it('refuses a layout whose layer blob was tampered with', async () => {
       const layout = path.join(tmp, 'tamper-layout');
@@ -295,7 +309,3 @@ describeWithTools(
     });
   },
 );
-
-function sha256(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
