@@ -40,8 +40,8 @@ export const INSTALL_PROPERTIES: InstallProperty[] = [
 export const AUTOUPDATE_NOT_GIVEN = 'default';
 
 /**
- * Given as 1 by the agent's updater (agent/updater/msi-rollback.ts, which names it too) when
- * it reinstalls the previous version after a failed upgrade: allows that one downgrade.
+ * Given as 1 by the agent's updater (MSI_ROLLBACK_PROPERTY in agent/updater/msi-upgrade.ts)
+ * when it reinstalls the previous version after a failed upgrade: allows that one downgrade.
  */
 export const ROLLBACK_PROPERTY = 'CERTAGENT_ROLLBACK';
 

@@ -126,6 +126,8 @@ function upgradeRules(meta: ProductMetadata): string {
     `<UpgradeVersion Minimum="${version}" IncludeMinimum="no" Property="WIX_DOWNGRADE_DETECTED"/>`,
     '</Upgrade>',
     `<Condition Message="${xmlEscape(newer)}">NOT WIX_DOWNGRADE_DETECTED OR ${ROLLBACK_PROPERTY}="1"</Condition>`,
+    // Where <MajorUpgrade> puts it: the old product goes in the same transaction.
+    '<InstallExecuteSequence><RemoveExistingProducts After="InstallValidate"/></InstallExecuteSequence>',
   ].join('\n');
 }
 

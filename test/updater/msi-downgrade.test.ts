@@ -1,0 +1,168 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readProductMetadata } from '../../packaging/metadata.ts';
+import { productCodes } from '../../packaging/msi/product-codes.ts';
+import { ROLLBACK_PROPERTY } from '../../packaging/msi/properties.ts';
+import { compileServiceHost, MINGW_GCC } from '../../packaging/msi/service-host.ts';
+import { renderWxs, type MsiPayload } from '../../packaging/msi/wxs.ts';
+import { buildMsiUpgradeCommand, MSI_ROLLBACK_PROPERTY } from '../../agent/updater/msi-upgrade.ts';
+import { describeWithTools } from '../support/tools.ts';
+import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
+
+const UNINSTALL_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
+
+let work: string;
+let hostExe: string;
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-msi-downgrade-'));
+});
+
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * A small MSI of `version` from the product's own WiX source: the real service host, and
+ * a text file standing in for the 80 MB agent (the host retries a certagent.exe that does
+ * not start, which is all these tests need). Built with wixl directly, unsigned.
+ */
+async function buildMsi(version: string): Promise<string> {
+  const dir = path.join(work, version);
+  fs.mkdirSync(dir, { recursive: true });
+  // wixl takes Source paths relative to the folder it runs in.
+  const payload: MsiPayload = {
+    agentExe: 'certagent.exe',
+    serviceHostExe: 'certagent-service.exe',
+    configCmd: 'certagent-config.cmd',
+    installKind: 'install-kind',
+  };
+  fs.writeFileSync(path.join(dir, payload.agentExe), `stand-in agent ${version}\n`);
+  fs.copyFileSync(hostExe, path.join(dir, payload.serviceHostExe));
+  fs.writeFileSync(path.join(dir, payload.configCmd), '@echo off\r\n');
+  fs.writeFileSync(path.join(dir, payload.installKind), 'msi\r\n');
+  const meta = { ...readProductMetadata(), version };
+  const wxs = path.join(dir, 'certagent.wxs');
+  fs.writeFileSync(wxs, renderWxs({ meta, payload, ...productCodes(version, version) }));
+  const msi = path.join(dir, `certagent-${version}-x64.msi`);
+  await execa('wixl', ['-a', 'x64', '-o', msi, wxs], { cwd: dir });
+  return msi;
+}
+
+/** Rows of one MSI table as objects keyed by column name (`msiinfo export`). */
+async function table(msi: string, name: string): Promise<Array<Record<string, string>>> {
+  const { stdout } = await execa('msiinfo', ['export', msi, name]);
+  const [header, , , ...rows] = stdout.split(/\r?\n/);
+  const cols = header.split('\t');
+  return rows
+    .filter(Boolean)
+    .map((r) => Object.fromEntries(r.split('\t').map((v, i) => [cols[i], v])));
+}
+
+it('the updater and the MSI name the rollback property alike', () => {
+  expect(MSI_ROLLBACK_PROPERTY).toBe(ROLLBACK_PROPERTY);
+});
+
+describeWithTools(
+  'MSI downgrade only for the updater rollback',
+  ['wixl', 'msiinfo', MINGW_GCC],
+  () => {
+    let older: string;
+    let newer: string;
+
+    beforeAll(async () => {
+      hostExe = await compileServiceHost(path.join(work, 'certagent-service.exe'));
+      [older, newer] = [await buildMsi('7.1.0'), await buildMsi('7.2.0')];
+    });
+
+    it('removes older and newer products, refusing newer ones unless rolling back', async () => {
+      const upgrade = await table(older, 'Upgrade');
+      const byProperty = Object.fromEntries(upgrade.map((u) => [u.ActionProperty, u]));
+      // 0x100: minimum inclusive; 0x2 (only detect) absent, so RemoveExistingProducts
+      // removes the product found, older or newer.
+      expect(byProperty.WIX_UPGRADE_DETECTED).toMatchObject({
+        VersionMin: '0.0.0',
+        VersionMax: '7.1.0',
+        Attributes: '256',
+      });
+      expect(byProperty.WIX_DOWNGRADE_DETECTED).toMatchObject({
+        VersionMin: '7.1.0',
+        VersionMax: '',
+        Attributes: '0',
+      });
+      const conditions = (await table(older, 'LaunchCondition')).map((c) => c.Condition);
+      expect(conditions).toContain(`NOT WIX_DOWNGRADE_DETECTED OR ${ROLLBACK_PROPERTY}="1"`);
+      const sequence = (await table(older, 'InstallExecuteSequence')).map((r) => r.Action);
+      expect(sequence).toContain('RemoveExistingProducts');
+      const secure = (await table(older, 'Property')).find(
+        (p) => p.Property === 'SecureCustomProperties',
+      );
+      expect(secure?.Value.split(';').sort()).toEqual([
+        'WIX_DOWNGRADE_DETECTED',
+        'WIX_UPGRADE_DETECTED',
+      ]);
+    });
+
+    describeWithTools('under Wine', ['wine', 'wineserver'], () => {
+      let wine: WinePrefix;
+
+      beforeAll(async () => {
+        wine = await createWinePrefix();
+      });
+
+      afterAll(async () => {
+        await wine?.dispose();
+      });
+
+      async function installedProducts(): Promise<string[]> {
+        const versions: string[] = [];
+        for (const msi of [older, newer]) {
+          const [code] = (await table(msi, 'Property'))
+            .filter((p) => p.Property === 'ProductCode')
+            .map((p) => p.Value);
+          const entry = await wine.regQuery(`${UNINSTALL_KEY}\\${code}`);
+          if (entry) versions.push(entry.DisplayVersion);
+        }
+        return versions;
+      }
+
+      /** The updater's own command line, run through cmd.exe for the full exit code. */
+      async function msiexec(msi: string, rollback: boolean): Promise<number> {
+        const log = `${msi}.${rollback ? 'rollback' : 'install'}.log`;
+        const command = buildMsiUpgradeCommand(windowsPath(msi), windowsPath(log), 'C:\\Windows', {
+          rollback,
+        });
+        return wine.msiexec(command.args);
+      }
+
+      it('goes back to the older version only with the rollback property, keeping conf', async () => {
+        expect(await wine.msiexec(['/i', windowsPath(older), '/qn', 'PROPERTY_TOKEN=t-123'])).toBe(
+          0,
+        );
+        const conf = path.join(wine.driveC, 'ProgramData', 'certagent', 'conf', 'agent.json');
+        fs.writeFileSync(conf, '{"kept":true}\n');
+        expect(await msiexec(newer, false)).toBe(0);
+        expect(await installedProducts()).toEqual(['7.2.0']);
+
+        // A plain downgrade (an administrator's mistake, a replayed old MSI) is refused.
+        expect(await msiexec(older, false)).toBe(1603);
+        // Wine logs no launch-condition message: the newer product was found and the install
+        // stopped at LaunchConditions, before anything was removed or copied.
+        const refused = fs.readFileSync(`${older}.install.log`, 'latin1');
+        expect(refused).toMatch(/WIX_DOWNGRADE_DETECTED = \{/);
+        expect(refused).toMatch(/Action start [^\n]*LaunchConditions/);
+        expect(refused).not.toMatch(/Action start [^\n]*(InstallValidate|RemoveExistingProducts)/);
+        expect(await installedProducts()).toEqual(['7.2.0']);
+
+        expect(await msiexec(older, true)).toBe(0);
+        expect(await installedProducts()).toEqual(['7.1.0']);
+        const exe = path.join(wine.driveC, 'Program Files', 'certagent', 'certagent.exe');
+        expect(fs.readFileSync(exe, 'utf8')).toBe('stand-in agent 7.1.0\n');
+        expect(fs.readFileSync(conf, 'utf8')).toBe('{"kept":true}\n');
+      });
+    });
+  },
+);
