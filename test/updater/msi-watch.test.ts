@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { pino } from 'pino';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../agent/cli/main.ts';
 import { OperationalError } from '../../agent/cli/errors.ts';
-import { createLogger } from '../../agent/logging/logger.ts';
 import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
 import type { MsiUpgradeCommand } from '../../agent/updater/msi-upgrade.ts';
 import { watchMsiUpgrade, type MsiWatch } from '../../agent/updater/msi-watch.ts';
@@ -97,7 +97,7 @@ function setup(machine: FakeWindows, keepPrevious = true): Setup {
       healthTimeoutMs: 2_000,
       runMsiexec: machine.runMsiexec,
       healthCheck: machine.healthCheck,
-      log: createLogger({ logDir: logs, name: 'update' }),
+      log: pino(pino.destination({ dest: path.join(logs, 'update.log'), sync: true, mkdir: true })),
     },
   };
 }
@@ -111,6 +111,14 @@ async function cli(args: string[]) {
   stderr.on('data', (d) => (err += d));
   const code = await main(args, { programName: 'certagent', io: { stdout, stderr } });
   return { code, out, err };
+}
+
+function logRecords(file: string): Array<Record<string, unknown>> {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** A program folder marked as an MSI install, for `certagent status`. */
@@ -189,6 +197,13 @@ describe('MSI update watcher', () => {
         'report running and connected within 2 s (last: service not connected to the manager)); ' +
         'rolled back to 4.0.0, running and connected again; 4.1.0 is not tried again',
     );
+    const records = logRecords(s.logFile);
+    expect(records.map((r) => r.msg)).toEqual([
+      'msi upgrade starting',
+      'new version unhealthy after msi upgrade, rolling back',
+      'rolled back to the previous msi',
+    ]);
+    expect(records[2]).toMatchObject({ from: '4.0.0', to: '4.1.0', healthy: true });
     // The kept MSI is still the rollback target of the next attempt at a newer version.
     expect(fs.readdirSync(path.join(s.base, 'packages'))).toEqual(['certagent-4.0.0-x64.msi']);
 
@@ -255,6 +270,7 @@ describe('MSI update watcher', () => {
     );
     expect(state.badVersions).toEqual(['4.1.0']);
     expect(fs.readdirSync(path.join(s.base, 'packages'))).toEqual(['certagent-4.0.0-x64.msi']);
+    expect(logRecords(s.logFile).at(-1)).toMatchObject({ code: 1603, level: 50 });
   });
 
   it('tries again after 1618 (another installation was running)', async () => {
