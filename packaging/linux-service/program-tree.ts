@@ -14,8 +14,10 @@ export interface ProgramTreeOptions {
   installKind: InstallKind;
   /** Directory for the systemd unit: `lib/systemd/system` or `usr/lib/systemd/system`. */
   unitDir: string;
-  /** SysVinit script in /etc/init.d (Debian family); RPM targets are systemd-only. */
+  /** Ship the SysVinit script, used only where systemd does not run. */
   sysvinit: boolean;
+  /** Its directory: `etc/init.d` (Debian, the default) or `etc/rc.d/init.d` (RPM systems). */
+  initDir?: string;
   sourceDateEpoch: number;
 }
 
@@ -40,7 +42,7 @@ export function stageProgramTree(root: string, opts: ProgramTreeOptions): void {
   fs.copyFileSync(SERVICE_FILES.systemdUnit, unit);
   fs.chmodSync(unit, 0o644);
   if (opts.sysvinit) {
-    const init = path.join(mkdir(root, 'etc/init.d'), 'certagent');
+    const init = path.join(mkdir(root, opts.initDir ?? 'etc/init.d'), 'certagent');
     fs.copyFileSync(SERVICE_FILES.sysvinitScript, init);
     fs.chmodSync(init, 0o755);
   }

@@ -27,7 +27,9 @@ async function buildRpm(ctx: BuildContext): Promise<Artifact[]> {
     executable: ctx.executables.linuxAgent,
     installKind: 'rpm',
     unitDir: 'usr/lib/systemd/system',
-    sysvinit: false,
+    // For RPM systems without systemd (containers, minimal installs); see certagent.rpmlintrc.
+    sysvinit: true,
+    initDir: 'etc/rc.d/init.d',
     sourceDateEpoch: ctx.sourceDateEpoch,
   });
   normaliseTree(staged, ctx.sourceDateEpoch);

@@ -61,6 +61,7 @@ ${body(POSTUN)}
 /usr/bin/certagent
 /usr/bin/certagent-config
 %{_unitdir}/certagent.service
+/etc/rc.d/init.d/certagent
 %{_mandir}/man8/certagent.8.gz
 %{_mandir}/man8/certagent-config.8.gz
 
@@ -80,7 +81,9 @@ function body(script: string): string {
 
 const PRE = `certagent_create_user`;
 
-// Enabled, not started: a first install has no registration yet (SPEC section 5).
+// Enabled, not started: a first install has no registration yet (SPEC section 5). The
+// SysVinit script is registered with chkconfig only where systemd does not run, as the .deb's
+// update-rc.d serves only init systems other than systemd.
 const POST = `
 certagent_create_dirs
 certagent_init_local_store
@@ -89,6 +92,8 @@ if certagent_has_systemd; then
 	if [ "$1" -eq 1 ]; then
 		systemctl enable certagent.service >/dev/null 2>&1 || true
 	fi
+elif command -v chkconfig >/dev/null 2>&1; then
+	chkconfig --add certagent >/dev/null 2>&1 || true
 fi
 `;
 
@@ -97,6 +102,8 @@ if [ "$1" -eq 0 ]; then
 	certagent_service_stop
 	if certagent_has_systemd; then
 		systemctl disable certagent.service >/dev/null 2>&1 || true
+	elif command -v chkconfig >/dev/null 2>&1; then
+		chkconfig --del certagent >/dev/null 2>&1 || true
 	fi
 fi
 `;
@@ -106,9 +113,9 @@ fi
 const POSTUN = `
 if certagent_has_systemd; then
 	systemctl daemon-reload >/dev/null 2>&1 || true
-	if [ "$1" -ge 1 ]; then
-		systemctl try-restart certagent.service >/dev/null 2>&1 || true
-	fi
+fi
+if [ "$1" -ge 1 ]; then
+	certagent_service_try_restart
 fi
 `;
 
