@@ -8,7 +8,16 @@ import { productCodes } from '../../packaging/msi/product-codes.ts';
 import { ROLLBACK_PROPERTY } from '../../packaging/msi/properties.ts';
 import { compileServiceHost, MINGW_GCC } from '../../packaging/msi/service-host.ts';
 import { renderWxs, type MsiPayload } from '../../packaging/msi/wxs.ts';
-import { buildMsiUpgradeCommand, MSI_ROLLBACK_PROPERTY } from '../../agent/updater/msi-upgrade.ts';
+import { pino } from 'pino';
+import { OperationalError } from '../../agent/cli/errors.ts';
+import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
+import {
+  buildMsiUpgradeCommand,
+  MSI_ROLLBACK_PROPERTY,
+  type MsiUpgradeCommand,
+} from '../../agent/updater/msi-upgrade.ts';
+import { watchMsiUpgrade } from '../../agent/updater/msi-watch.ts';
+import { loadUpdateState, updateStateFile } from '../../agent/updater/update-state.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
 
@@ -162,6 +171,80 @@ describeWithTools(
         const exe = path.join(wine.driveC, 'Program Files', 'certagent', 'certagent.exe');
         expect(fs.readFileSync(exe, 'utf8')).toBe('stand-in agent 7.1.0\n');
         expect(fs.readFileSync(conf, 'utf8')).toBe('{"kept":true}\n');
+      });
+
+      /** The version of the installed stand-in agent, as `status --json` would report it. */
+      function installedAgent(): string | undefined {
+        const exe = path.join(wine.driveC, 'Program Files', 'certagent', 'certagent.exe');
+        if (!fs.existsSync(exe)) return undefined;
+        return /stand-in agent (\S+)/.exec(fs.readFileSync(exe, 'utf8'))?.[1];
+      }
+
+      /** The health check of the watcher against the stand-in: `broken` versions never connect. */
+      function standInHealth(broken: string[]) {
+        return async (version: string, timeoutMs: number) => {
+          const running = installedAgent();
+          if (running === version && !broken.includes(version)) return;
+          const last =
+            running === version
+              ? 'service not connected to the manager'
+              : `reports version ${running}`;
+          throw new OperationalError(
+            `version ${version} did not report running and connected within ${timeoutMs / 1000} s (last: ${last})`,
+            'update.unhealthy',
+          );
+        };
+      }
+
+      /** The watcher with Windows Installer under Wine, from 7.1.0 to 7.2.0. */
+      async function watch(broken: string[]) {
+        const base = fs.mkdtempSync(path.join(work, 'data-'));
+        const msi = path.join(base, 'updates', 'certagent-7.2.0-x64.msi');
+        fs.mkdirSync(path.dirname(msi), { recursive: true });
+        fs.copyFileSync(newer, msi);
+        const previous = msiPackagePath(base, '7.1.0');
+        fs.mkdirSync(path.dirname(previous), { recursive: true });
+        fs.copyFileSync(older, previous);
+        const commands: MsiUpgradeCommand[] = [];
+        // The Linux paths the watcher builds its command lines from, as Wine sees them.
+        const toWine = (arg: string) => (arg.startsWith(work) ? windowsPath(arg) : arg);
+        const result = await watchMsiUpgrade({
+          msi,
+          from: '7.1.0',
+          to: '7.2.0',
+          previousMsi: previous,
+          baseDir: base,
+          stateFile: updateStateFile(path.join(base, 'conf')),
+          healthTimeoutMs: 1_000,
+          runMsiexec: async (command) => {
+            commands.push(command);
+            return wine.msiexec(command.args.map(toWine));
+          },
+          healthCheck: standInHealth(broken),
+          log: pino({ level: 'silent' }),
+        });
+        const state = await loadUpdateState(updateStateFile(path.join(base, 'conf')));
+        return { base, result, state, commands };
+      }
+
+      it('the watcher rolls a never-connecting version back through Windows Installer', async () => {
+        expect(await installedProducts()).toEqual(['7.1.0']);
+        const run = await watch(['7.2.0']);
+        expect(run.result).toBe('rolled-back');
+        expect(run.commands[1].args).toContain('CERTAGENT_ROLLBACK=1');
+        expect(await installedProducts()).toEqual(['7.1.0']);
+        expect(installedAgent()).toBe('7.1.0');
+        expect(run.state.badVersions).toEqual(['7.2.0']);
+        expect(run.state.lastResult).toMatch(/rolled back to 7\.1\.0, running and connected again/);
+      });
+
+      it('the watcher keeps a healthy upgrade and its MSI', async () => {
+        const run = await watch([]);
+        expect(run.result).toBe('updated');
+        expect(run.commands).toHaveLength(1);
+        expect(await installedProducts()).toEqual(['7.2.0']);
+        expect(run.state.lastResult).toBe('updated 7.1.0 -> 7.2.0 (MSI)');
+        expect(fs.readFileSync(msiPackagePath(run.base, '7.2.0'))).toEqual(fs.readFileSync(newer));
       });
     });
   },
