@@ -113,7 +113,8 @@ export async function startAutoUpdate(
  * detached session.
  */
 async function launchUpdateProcess(options: UpdaterOptions, paths: AgentPaths): Promise<void> {
-  const exe = executableIn(options.layout.current);
+  // An MSI install has no versions/ nor `current`: certagent.exe sits in the program folder.
+  const exe = executableIn(options.kind === 'msi' ? options.layout.root : options.layout.current);
   const args = ['update', '--now', '--base-dir', paths.base, '--install-root', options.layout.root];
   if (options.kind === 'bin') {
     const viaSystemd = await execa(
