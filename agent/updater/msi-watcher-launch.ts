@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { OperationalError } from '../cli/errors.ts';
+import { startOutliving } from './detached-process.ts';
 import type { MsiWatchRequest } from './msi-watch.ts';
 
 /** The hidden verb the watcher runs (agent/cli/commands/update.ts). */
@@ -31,15 +31,9 @@ export function watcherArgs(request: MsiWatchRequest, installRoot: string): stri
 }
 
 /**
- * Copies the running certagent.exe beside the downloaded MSI and starts the copy detached:
- * the installed executable is replaced by the upgrade (a running one would be locked and
- * force a reboot), and this process dies with the service.
- *
- * TODO: the service host (packaging/windows-service/service-host.c) keeps the agent in a
- * kill-on-close job object, and Node cannot ask for CREATE_BREAKAWAY_FROM_JOB: until that
- * job also sets JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK, Windows ends this watcher (and its
- * msiexec client) when msiexec stops the service, and the update is neither checked nor
- * rolled back. Under `certagent update --now` from a console it is not in that job.
+ * Copies the running certagent.exe beside the downloaded MSI and starts the copy so that it
+ * outlives the service: the installed executable is replaced by the upgrade (a running one
+ * would be locked and force a reboot), and this process dies with the service.
  */
 export const launchMsiWatcher: MsiWatcherLauncher = async (request, installRoot) => {
   const self = process.execPath;
@@ -61,14 +55,5 @@ export const launchMsiWatcher: MsiWatcherLauncher = async (request, installRoot)
       { cause: err },
     );
   }
-  const child = spawn(watcher, watcherArgs(request, installRoot), {
-    detached: true,
-    stdio: 'ignore',
-    windowsHide: true,
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
-  child.unref();
+  await startOutliving(watcher, watcherArgs(request, installRoot));
 };
