@@ -9,6 +9,8 @@ export interface UpdateSummary {
   effective: boolean;
   lastCheck: string | null;
   lastResult: string | null;
+  /** False when the last check or update failed (refused feed, rolled-back version...). */
+  lastOk: boolean | null;
   nextCheck: string | null;
   heldAt: string | null;
 }
@@ -22,6 +24,7 @@ export async function updateSummary(paths: AgentPaths, setting: boolean): Promis
     effective,
     lastCheck: state?.lastCheck ?? null,
     lastResult: state?.lastResult ?? null,
+    lastOk: state?.lastOk ?? null,
     nextCheck: effective ? (state?.nextCheck ?? null) : null,
     heldAt: state?.holdVersion ?? null,
   };
@@ -32,7 +35,10 @@ export function describeUpdates(s: UpdateSummary): string {
   if (!selfUpdating(s.installKind)) {
     return `by ${externalUpdater(s.installKind)} (${s.installKind} install)`;
   }
-  const last = s.lastCheck ? `last check ${s.lastCheck}: ${s.lastResult}` : 'never checked';
+  const failed = s.lastOk === false ? ' [FAILED]' : '';
+  const last = s.lastCheck
+    ? `last check ${s.lastCheck}: ${s.lastResult}${failed}`
+    : 'never checked';
   const held = s.heldAt ? `, held at ${s.heldAt} by the manager` : '';
   const next = s.effective
     ? `next check ${s.nextCheck ?? 'when the service starts'}`

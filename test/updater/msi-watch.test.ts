@@ -216,7 +216,7 @@ describe('MSI update watcher', () => {
       cli(['--base-dir', s.base, 'status']),
     );
     expect(agentStatus.out).toMatch(
-      /updates: +last check \S+: MSI upgrade 4\.0\.0 -> 4\.1\.0: 4\.1\.0 did not start and connect .*rolled back to 4\.0\.0/,
+      /updates: +last check \S+: MSI upgrade 4\.0\.0 -> 4\.1\.0: 4\.1\.0 did not start and connect .*rolled back to 4\.0\.0.* \[FAILED\];/,
     );
 
     // The next scheduled check sees 4.1.0 again, validly signed, and leaves it alone.
