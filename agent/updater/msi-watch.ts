@@ -47,6 +47,16 @@ export type MsiWatchResult =
  * for `status`; a version that failed is recorded so the scheduler never retries it.
  */
 export async function watchMsiUpgrade(watch: MsiWatch): Promise<MsiWatchResult> {
+  try {
+    return await upgradeAndCheck(watch);
+  } finally {
+    // Kept under packages\ when installed; a failed version is never installed again, and a
+    // retried one (1618) is downloaded and verified again.
+    await fs.rm(watch.msi, { force: true });
+  }
+}
+
+async function upgradeAndCheck(watch: MsiWatch): Promise<MsiWatchResult> {
   const { from, to, log } = watch;
   const installLog = `${watch.msi}.log`;
   const command = buildMsiUpgradeCommand(watch.msi, installLog, watch.systemRoot);
@@ -104,7 +114,6 @@ function installFailed(watch: MsiWatch, code: number, installLog: string): strin
 async function finishUpgrade(watch: MsiWatch, code: number): Promise<void> {
   // Kept as the rollback target of the next upgrade.
   await keepInstalledMsi(watch.baseDir, watch.msi, watch.to);
-  await fs.rm(watch.msi, { force: true });
   const restart = code === 3010 ? '; Windows needs a restart to finish it' : '';
   watch.log.info({ from: watch.from, to: watch.to, code }, 'msi upgrade healthy');
   await record(watch, true, `updated ${watch.from} -> ${watch.to} (MSI)${restart}`, false, true);

@@ -206,6 +206,7 @@ describe('MSI update watcher', () => {
     expect(records[2]).toMatchObject({ from: '4.0.0', to: '4.1.0', healthy: true });
     // The kept MSI is still the rollback target of the next attempt at a newer version.
     expect(fs.readdirSync(path.join(s.base, 'packages'))).toEqual(['certagent-4.0.0-x64.msi']);
+    expect(fs.existsSync(s.watch.msi)).toBe(false);
 
     const status = await cli(['--base-dir', s.base, 'update', '--status']);
     expect(status.out).toMatch(
