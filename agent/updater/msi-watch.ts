@@ -137,13 +137,14 @@ async function rollBack(watch: MsiWatch, reason: string): Promise<MsiWatchResult
   const command = buildMsiUpgradeCommand(watch.previousMsi, rollbackLog, watch.systemRoot, {
     rollback: true,
   });
-  const code = await watch.runMsiexec(command);
-  if (!msiexecSucceeded(code)) {
+  const code = await watch.runMsiexec(command).catch((err: Error) => err);
+  if (typeof code !== 'number' || !msiexecSucceeded(code)) {
+    const why = typeof code === 'number' ? describeMsiexecCode(code) : code.message;
     const message =
-      `${failed}; rollback to ${from} failed too: ${describeMsiexecCode(code)} (log: ` +
+      `${failed}; rollback to ${from} failed too: ${why} (log: ` +
       `${rollbackLog}). Reinstall ${from} by hand: msiexec /i "${watch.previousMsi}" ` +
       `CERTAGENT_ROLLBACK=1; ${never}`;
-    log.error({ from, to, code, rollbackLog }, 'rollback msi failed');
+    log.error({ from, to, why, rollbackLog }, 'rollback msi failed');
     await record(watch, false, message, true);
     return 'rollback-failed';
   }

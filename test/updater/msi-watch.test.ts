@@ -315,6 +315,20 @@ describe('MSI update watcher', () => {
     expect(state.badVersions).toEqual(['4.1.0']);
   });
 
+  it('records a rollback whose msiexec cannot even start', async () => {
+    const machine = new FakeWindows(['4.1.0']);
+    const s = setup(machine);
+    const install = machine.runMsiexec;
+    s.watch.runMsiexec = async (command) => {
+      if (command.args.includes('CERTAGENT_ROLLBACK=1')) throw new Error('msiexec.exe: ENOENT');
+      return install(command);
+    };
+    expect(await watchMsiUpgrade(s.watch)).toBe('rollback-failed');
+    const state = await loadUpdateState(s.watch.stateFile);
+    expect(state.lastResult).toMatch(/rollback to 4\.0\.0 failed too: msiexec\.exe: ENOENT/);
+    expect(state.badVersions).toEqual(['4.1.0']);
+  });
+
   it('reports a previous version that is unhealthy after the rollback too', async () => {
     const s = setup(new FakeWindows(['4.0.0', '4.1.0']));
     expect(await watchMsiUpgrade(s.watch)).toBe('rollback-failed');
