@@ -3,9 +3,21 @@
  *
  * certagent.exe is a Node single executable and cannot answer the Service Control Manager
  * (a start times out), so the MSI registers this small host as the service instead. It
- * reports RUNNING, starts `certagent.exe run` from its own folder with stdout/stderr
- * appended to %ProgramData%\certagent\logs\service.log, restarts it 10 s after it exits,
- * and on stop ends it. The child sits in a job object, so it never outlives the host.
+ * reports RUNNING, starts `certagent.exe run` from its own folder (working directory
+ * %ProgramData%\certagent) with stdout/stderr appended to %ProgramData%\certagent\logs\
+ * service.log, and restarts it 10 s after it exits. On stop it asks the agent to exit with a
+ * CTRL_C event on the agent's own hidden console (Node's SIGINT, on which `certagent run`
+ * shuts down), waits up to 10 s, and only then ends it with TerminateProcess. The child sits
+ * in a job object, so it never outlives the host.
+ *
+ * CTRL_C rather than CTRL_BREAK: Wine 8 delivers only CTRL_C (GenerateConsoleCtrlEvent with
+ * CTRL_BREAK fails there with error 6), and CTRL_C reaches the agent only when it is not
+ * started in a new process group, which is why the child gets a console but no group.
+ *
+ * Under Wine a service process counts as a system process: once no other Wine process is
+ * left, wineserver shuts the prefix down, and the next Wine command boots it again and
+ * starts every auto-start service. Tests keep one wineserver alive (`wineserver -p`) so
+ * `sc stop` followed by `sc query` reads the same boot.
  *
  * Built by packaging/msi with mingw-w64 (-municode, no PE timestamp, so two builds are the
  * same bytes). Kept instead of WinSW: WinSW needs the .NET runtime, which Wine lacks, so the
@@ -17,11 +29,13 @@
 
 #define SERVICE_NAME L"certagent"
 #define RESTART_DELAY_MS 10000
+#define STOP_GRACE_MS 10000
 #define STOP_WAIT_MS 15000
 
 static SERVICE_STATUS_HANDLE status_handle;
 static SERVICE_STATUS status;
 static HANDLE stop_event;
+static HANDLE log_file = INVALID_HANDLE_VALUE;
 
 static void report(DWORD state, DWORD exit_code, DWORD wait_hint) {
   status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
@@ -29,7 +43,18 @@ static void report(DWORD state, DWORD exit_code, DWORD wait_hint) {
   status.dwWin32ExitCode = exit_code;
   status.dwWaitHint = wait_hint;
   status.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+  status.dwCheckPoint = state == SERVICE_STOP_PENDING ? status.dwCheckPoint + 1 : 0;
   SetServiceStatus(status_handle, &status);
+}
+
+/* One line from the host itself in service.log, so an operator sees how each stop went. */
+static void log_line(const char *format, DWORD value) {
+  if (log_file == INVALID_HANDLE_VALUE) return;
+  char line[256];
+  int n = snprintf(line, sizeof(line), format, (unsigned long)value);
+  if (n <= 0) return;
+  DWORD written;
+  WriteFile(log_file, line, (DWORD)min(n, (int)sizeof(line) - 1), &written, NULL);
 }
 
 static DWORD WINAPI on_control(DWORD control, DWORD type, LPVOID data, LPVOID context) {
@@ -52,6 +77,9 @@ static HANDLE open_log(void) {
   CreateDirectoryW(file, NULL);
   _snwprintf(file, MAX_PATH, L"%ls\\certagent\\logs", dir);
   CreateDirectoryW(file, NULL);
+  /* Working directory of the agent: never system32, whatever relative path it might use. */
+  _snwprintf(file, MAX_PATH, L"%ls\\certagent", dir);
+  SetCurrentDirectoryW(file);
   _snwprintf(file, MAX_PATH, L"%ls\\certagent\\logs\\service.log", dir);
 
   SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, TRUE};
@@ -76,13 +104,56 @@ static BOOL start_agent(HANDLE job, HANDLE log, PROCESS_INFORMATION *pi) {
   si.hStdOutput = log;
   si.hStdError = log;
   SetEnvironmentVariableW(L"CERTAGENT_SERVICE", L"1");
-  if (!CreateProcessW(exe, cmd, NULL, NULL, TRUE, CREATE_NO_WINDOW | CREATE_SUSPENDED, NULL, NULL,
-                      &si, pi))
+  /* A hidden console of its own: the target of CTRL_C on stop (no new group, see the top). */
+  DWORD flags = CREATE_NO_WINDOW | CREATE_SUSPENDED;
+  if (!CreateProcessW(exe, cmd, NULL, NULL, TRUE, flags, NULL, NULL, &si, pi))
     return FALSE;
   AssignProcessToJobObject(job, pi->hProcess);
   ResumeThread(pi->hThread);
   CloseHandle(pi->hThread);
   return TRUE;
+}
+
+/* The host never acts on console events itself, even while attached to the agent's console. */
+static BOOL WINAPI ignore_console_event(DWORD event) {
+  (void)event;
+  return TRUE;
+}
+
+/*
+ * Asks the agent to exit: CTRL_C to every process on its console, sent from inside that
+ * console. The host, attached for the moment, ignores the event (ignore_console_event).
+ */
+static BOOL ask_to_exit(DWORD pid) {
+  if (!AttachConsole(pid)) {
+    log_line("certagent-service: cannot attach to the console of certagent.exe (error %lu)\r\n",
+             GetLastError());
+    return FALSE;
+  }
+  BOOL sent = GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0);
+  if (!sent) log_line("certagent-service: CTRL_C not delivered (error %lu)\r\n", GetLastError());
+  FreeConsole();
+  return sent;
+}
+
+/* Graceful first, bounded: CTRL_C, up to STOP_GRACE_MS for the agent to exit, then kill. */
+static void stop_agent(PROCESS_INFORMATION *pi) {
+  if (ask_to_exit(pi->dwProcessId)) {
+    log_line("certagent-service: stop requested, asked certagent.exe (pid %lu) to exit\r\n",
+             pi->dwProcessId);
+    for (DWORD waited = 0; waited < STOP_GRACE_MS; waited += 1000) {
+      if (WaitForSingleObject(pi->hProcess, 1000) == WAIT_OBJECT_0) {
+        log_line("certagent-service: certagent.exe exited on request (pid %lu)\r\n",
+                 pi->dwProcessId);
+        return;
+      }
+      report(SERVICE_STOP_PENDING, NO_ERROR, STOP_WAIT_MS);
+    }
+  }
+  log_line("certagent-service: terminating certagent.exe (pid %lu), it did not exit on request\r\n",
+           pi->dwProcessId);
+  TerminateProcess(pi->hProcess, 1);
+  WaitForSingleObject(pi->hProcess, STOP_WAIT_MS);
 }
 
 static HANDLE kill_on_close_job(void) {
@@ -100,6 +171,8 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
   stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
   HANDLE job = kill_on_close_job();
   HANDLE log = open_log();
+  log_file = log;
+  SetConsoleCtrlHandler(ignore_console_event, TRUE);
   report(SERVICE_RUNNING, NO_ERROR, 0);
 
   for (;;) {
@@ -112,9 +185,7 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
     HANDLE waits[2] = {stop_event, pi.hProcess};
     DWORD which = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
     if (which == WAIT_OBJECT_0) {
-      /* No graceful stop signal yet: the agent must (and does) tolerate being ended. */
-      TerminateProcess(pi.hProcess, 0);
-      WaitForSingleObject(pi.hProcess, STOP_WAIT_MS);
+      stop_agent(&pi);
       CloseHandle(pi.hProcess);
       break;
     }
@@ -123,6 +194,7 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
   }
 
   CloseHandle(job);
+  log_file = INVALID_HANDLE_VALUE;
   if (log != INVALID_HANDLE_VALUE) CloseHandle(log);
   report(SERVICE_STOPPED, NO_ERROR, 0);
 }
