@@ -131,9 +131,8 @@ describeWithTools(
       };
     }
 
-    // Downloads go through squid: under Wine, undici's direct connections fail (it sets TCP
-    // keep-alive before connecting, which Wine's winsock rejects with UNKNOWN); the proxy
-    // path opens its own sockets. The direct path is covered by bootstrap.test.ts on Linux.
+    // Through squid with basic authentication; direct downloads and the system proxy under
+    // Wine are covered by wine-release.test.ts.
     function proxyProperties(): string {
       return (
         `PROPERTY_USE_PROXY=1 PROPERTY_PROXY_HOST=127.0.0.1 PROPERTY_PROXY_PORT=${squid.port} ` +
