@@ -7,6 +7,12 @@ import type { AgentFiles } from '../config/agent-files.ts';
 import { SecretBox } from '../config/secret-box.ts';
 import { loadIdentity } from '../registration/agent-identity.ts';
 import { registerAgent } from '../registration/register-agent.ts';
+import {
+  readPendingToken,
+  removePendingToken,
+  savePendingToken,
+  type PendingToken,
+} from './pending-token.ts';
 
 /**
  * Where the MSI hands its PROPERTY_* values to the agent (packaging/msi/properties.ts):
@@ -92,7 +98,10 @@ export type ApplyOutcome = 'nothing' | 'applied' | 'registered' | 'registration-
  */
 export async function applyInstallProperties(deps: ApplyDeps): Promise<ApplyOutcome> {
   const values = await deps.registry.read();
-  if (!values || Object.keys(values).length === 0) return 'nothing';
+  if (!values || Object.keys(values).length === 0) {
+    const pending = readPendingToken(deps.files);
+    return pending ? retryPendingToken(deps, pending) : 'nothing';
+  }
 
   const fresh = !fs.existsSync(deps.files.config);
   const config = loadAgentConfig(deps.files.config);
@@ -118,8 +127,19 @@ export async function applyInstallProperties(deps: ApplyDeps): Promise<ApplyOutc
   // is pinned in conf/server-ca.pem, which no install or upgrade touches.
   const kept = values.Token ? KEPT_FOR_REGISTRATION : [];
   await deps.registry.delete(Object.keys(values).filter((v) => !kept.includes(v)));
-  if (!values.Token) return 'applied';
-  return registerWithToken(deps, values.Token, config.server, values.ServerCa || undefined);
+  if (values.Token) {
+    return registerWithToken(deps, values.Token, config.server, values.ServerCa || undefined);
+  }
+  // An upgrade run without properties: a token of the earlier install may still be pending.
+  const pending = readPendingToken(deps.files);
+  return pending ? retryPendingToken(deps, pending) : 'applied';
+}
+
+/** Registration with the token an earlier start kept sealed (see pending-token.ts). */
+async function retryPendingToken(deps: ApplyDeps, pending: PendingToken): Promise<ApplyOutcome> {
+  const { server } = loadAgentConfig(deps.files.config);
+  deps.log.info('retrying registration with the kept installer token');
+  return registerWithToken(deps, pending.token, server, pending.caFile);
 }
 
 async function registerWithToken(
@@ -131,9 +151,12 @@ async function registerWithToken(
   if (loadIdentity(deps.files)) {
     // A reinstall or upgrade given a token again: the identity stands, the token is dropped.
     await deps.registry.delete(KEPT_FOR_REGISTRATION);
+    removePendingToken(deps.files);
     deps.log.info('already registered; the installer token was removed unused');
     return 'applied';
   }
+  // Kept sealed in conf/ before any attempt: an upgrade may drop the registry copy.
+  savePendingToken(deps.files, { token, caFile });
   if (!server) {
     deps.log.error(
       { key: INSTALL_KEY },
@@ -159,6 +182,7 @@ async function registerWithToken(
     return 'registration-failed';
   }
   await deps.registry.delete(KEPT_FOR_REGISTRATION);
+  removePendingToken(deps.files);
   deps.log.info({ server }, 'registered with the installer token; token removed from the registry');
   return 'registered';
 }
