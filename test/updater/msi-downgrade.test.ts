@@ -1,13 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readProductMetadata } from '../../packaging/metadata.ts';
-import { productCodes } from '../../packaging/msi/product-codes.ts';
 import { ROLLBACK_PROPERTY } from '../../packaging/msi/properties.ts';
 import { compileServiceHost, MINGW_GCC } from '../../packaging/msi/service-host.ts';
-import { renderWxs, type MsiPayload } from '../../packaging/msi/wxs.ts';
 import { pino } from 'pino';
 import { OperationalError } from '../../agent/cli/errors.ts';
 import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
@@ -20,6 +16,7 @@ import { watchMsiUpgrade } from '../../agent/updater/msi-watch.ts';
 import { loadUpdateState, updateStateFile } from '../../agent/updater/update-state.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
+import { buildSmallMsi, msiTable } from './small-msi.ts';
 
 const UNINSTALL_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
 
@@ -34,41 +31,8 @@ afterAll(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-/**
- * A small MSI of `version` from the product's own WiX source: the real service host, and
- * a text file standing in for the 80 MB agent (the host retries a certagent.exe that does
- * not start, which is all these tests need). Built with wixl directly, unsigned.
- */
-async function buildMsi(version: string): Promise<string> {
-  const dir = path.join(work, version);
-  fs.mkdirSync(dir, { recursive: true });
-  // wixl takes Source paths relative to the folder it runs in.
-  const payload: MsiPayload = {
-    agentExe: 'certagent.exe',
-    serviceHostExe: 'certagent-service.exe',
-    configCmd: 'certagent-config.cmd',
-    installKind: 'install-kind',
-  };
-  fs.writeFileSync(path.join(dir, payload.agentExe), `stand-in agent ${version}\n`);
-  fs.copyFileSync(hostExe, path.join(dir, payload.serviceHostExe));
-  fs.writeFileSync(path.join(dir, payload.configCmd), '@echo off\r\n');
-  fs.writeFileSync(path.join(dir, payload.installKind), 'msi\r\n');
-  const meta = { ...readProductMetadata(), version };
-  const wxs = path.join(dir, 'certagent.wxs');
-  fs.writeFileSync(wxs, renderWxs({ meta, payload, ...productCodes(version, version) }));
-  const msi = path.join(dir, `certagent-${version}-x64.msi`);
-  await execa('wixl', ['-a', 'x64', '-o', msi, wxs], { cwd: dir });
-  return msi;
-}
-
-/** Rows of one MSI table as objects keyed by column name (`msiinfo export`). */
-async function table(msi: string, name: string): Promise<Array<Record<string, string>>> {
-  const { stdout } = await execa('msiinfo', ['export', msi, name]);
-  const [header, , , ...rows] = stdout.split(/\r?\n/);
-  const cols = header.split('\t');
-  return rows
-    .filter(Boolean)
-    .map((r) => Object.fromEntries(r.split('\t').map((v, i) => [cols[i], v])));
+function buildMsi(version: string): Promise<string> {
+  return buildSmallMsi(work, version, hostExe);
 }
 
 it('the updater and the MSI name the rollback property alike', () => {
@@ -88,7 +52,7 @@ describeWithTools(
     });
 
     it('removes older and newer products, refusing newer ones unless rolling back', async () => {
-      const upgrade = await table(older, 'Upgrade');
+      const upgrade = await msiTable(older, 'Upgrade');
       const byProperty = Object.fromEntries(upgrade.map((u) => [u.ActionProperty, u]));
       // 0x100: minimum inclusive; 0x2 (only detect) absent, so RemoveExistingProducts
       // removes the product found, older or newer.
@@ -102,11 +66,11 @@ describeWithTools(
         VersionMax: '',
         Attributes: '0',
       });
-      const conditions = (await table(older, 'LaunchCondition')).map((c) => c.Condition);
+      const conditions = (await msiTable(older, 'LaunchCondition')).map((c) => c.Condition);
       expect(conditions).toContain(`NOT WIX_DOWNGRADE_DETECTED OR ${ROLLBACK_PROPERTY}="1"`);
-      const sequence = (await table(older, 'InstallExecuteSequence')).map((r) => r.Action);
+      const sequence = (await msiTable(older, 'InstallExecuteSequence')).map((r) => r.Action);
       expect(sequence).toContain('RemoveExistingProducts');
-      const secure = (await table(older, 'Property')).find(
+      const secure = (await msiTable(older, 'Property')).find(
         (p) => p.Property === 'SecureCustomProperties',
       );
       expect(secure?.Value.split(';').sort()).toEqual([
@@ -129,7 +93,7 @@ describeWithTools(
       async function installedProducts(): Promise<string[]> {
         const versions: string[] = [];
         for (const msi of [older, newer]) {
-          const [code] = (await table(msi, 'Property'))
+          const [code] = (await msiTable(msi, 'Property'))
             .filter((p) => p.Property === 'ProductCode')
             .map((p) => p.Value);
           const entry = await wine.regQuery(`${UNINSTALL_KEY}\\${code}`);
