@@ -291,7 +291,12 @@ describeWithTools(
 
     async function startService(): Promise<void> {
       await wine.wine(['sc', 'start', 'certagent']);
-      expect(await serviceState()).toBe('RUNNING');
+      await waitFor(async () => (await serviceState()) === 'RUNNING', 'certagent to run');
+    }
+
+    /** The host reports STOPPED once its child is gone; Linux may reap it a moment later. */
+    async function expectNoAgentProcess(): Promise<void> {
+      await waitFor(() => agentProcesses(wine).length === 0, 'certagent.exe to be gone');
     }
 
     async function arpEntry(msi: string) {
@@ -395,7 +400,7 @@ describeWithTools(
       await stopService();
       expect(read(standInLog)).toMatch(/SIGINT/);
       expect(read(serviceLog)).toMatch(/certagent\.exe exited on request/);
-      expect(agentProcesses(wine)).toEqual([]);
+      await expectNoAgentProcess();
 
       await startService();
       await waitFor(() => agentProcesses(wine).length === 1, 'certagent.exe to run again');
@@ -409,7 +414,7 @@ describeWithTools(
       await stopService();
       expect(read(standInLog)).toMatch(/SIGINT/);
       expect(read(serviceLog)).toMatch(/terminating certagent\.exe .*did not exit on request/);
-      expect(agentProcesses(wine)).toEqual([]);
+      await expectNoAgentProcess();
 
       // Back to the state the next tests expect: service running, no stand-in script.
       fs.rmSync(path.join(dataDir, 'run'));
