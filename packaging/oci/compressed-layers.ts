@@ -4,7 +4,11 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { execa } from 'execa';
 
-/** gzip level of the layers: close to -9's size on the agent executable, in half the time. */
+/**
+ * gzip level of the layers: close to -9's size on the agent executable, in half the time.
+ * The compressed bytes depend on the zlib of the Node running the build, so the archive is
+ * reproducible with one toolchain (the pinned Node of CI), not across Node upgrades.
+ */
 const GZIP_LEVEL = 6;
 
 interface ArchiveManifestEntry {
