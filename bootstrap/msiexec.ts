@@ -39,11 +39,29 @@ export function buildMsiexecCommand(request: MsiexecRequest): MsiexecCommand {
   if (request.quiet) args.push({ text: '/qn' }, { text: '/norestart' });
   if (request.logFile) args.push({ text: '/l*v' }, { text: quotePath(request.logFile) });
 
-  for (const [name, value] of request.properties) {
+  for (const [name, value] of orderForMsiexec(request.properties)) {
     const text = quoteMsiProperty(name, value);
     args.push(isSecretProperty(name) ? { text, masked: `${name}=*****` } : { text });
   }
   return { executable: path.win32.join(systemRoot, 'System32', 'msiexec.exe'), args };
+}
+
+/**
+ * Properties with a default in the MSI's Property table: only for them does an empty value
+ * differ from not giving the property (packaging/msi/properties.ts, AUTOUPDATE_NOT_GIVEN).
+ */
+const TABLE_DEFAULTS = new Set(['PROPERTY_AUTOUPDATE']);
+
+/**
+ * Wine's msiexec reads an empty `NAME=""` as `NAME=` and takes the next argument as its
+ * value (PROPERTY_AUTOUPDATE="" PROPERTY_SERVER_URL=... lost the URL). So an empty value
+ * goes last, and only where it means something: an empty switch without a table default
+ * is the same as leaving it out. Windows' own msiexec reads either order the same way.
+ */
+function orderForMsiexec(properties: Map<string, string>): Array<[string, string]> {
+  const given = [...properties].filter(([, value]) => value !== '');
+  const empty = [...properties].filter(([name, value]) => value === '' && TABLE_DEFAULTS.has(name));
+  return [...given, ...empty];
 }
 
 /** The command line as shown to the administrator and written to the log: secrets masked. */

@@ -106,9 +106,9 @@ describe('bootstrap install', () => {
       '/l',
       log,
       `PROPERTY_TOKEN=${TOKEN}`,
+      'PROPERTY_AUTOUPDATE=',
       'PROPERTY_USE_PROXY=',
       `PROPERTY_PROXY_PASSWORD=${PROXY_PASSWORD}`,
-      'PROPERTY_AUTOUPDATE=',
     ]);
 
     expect(run.stderr).toBe('');
@@ -125,13 +125,14 @@ describe('bootstrap install', () => {
       '/l*v',
       `"${log}"`,
       'PROPERTY_TOKEN="tok-5ecr3t value"',
-      'PROPERTY_USE_PROXY=""',
       'PROPERTY_PROXY_PASSWORD="pa""ss w0rd"',
+      // Empty last (Wine's msiexec takes the next argument as an empty one's value), and an
+      // empty switch without a table default is the same as not given: left out.
       'PROPERTY_AUTOUPDATE=""',
     ]);
     expect(call.msi).toEqual(MSI);
     expect(run.stdout).toContain(
-      'PROPERTY_TOKEN=***** PROPERTY_USE_PROXY="" PROPERTY_PROXY_PASSWORD=*****',
+      'PROPERTY_TOKEN=***** PROPERTY_PROXY_PASSWORD=***** PROPERTY_AUTOUPDATE=""',
     );
     expect(run.stdout).toContain('msiexec exit code 0: success');
     expect(fs.existsSync(msiPath)).toBe(false);
