@@ -168,6 +168,7 @@ async function record(
   state.lastCheck = new Date().toISOString();
   state.lastOk = ok;
   state.lastResult = result;
+  delete state.pendingMsi;
   if (bad && !state.badVersions.includes(watch.to)) state.badVersions.push(watch.to);
   if (installed) state.newestVersion = watch.to;
   await saveUpdateState(watch.stateFile, state);

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { PendingMsi } from './msi-pending.ts';
 
 /** What the updater remembers between runs, in conf/update-state.json. */
 export interface UpdateState {
@@ -16,6 +17,8 @@ export interface UpdateState {
   holdVersion?: string;
   /** Versions that failed their health check; never tried again. */
   badVersions: string[];
+  /** An MSI upgrade whose watcher has not reported yet. */
+  pendingMsi?: PendingMsi;
 }
 
 export function updateStateFile(confDir: string): string {

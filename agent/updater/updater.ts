@@ -17,6 +17,7 @@ import {
 import { entryFor, parseFeed, type FeedEntry } from './feed.ts';
 import type { InstallKind, InstallLayout } from './install-layout.ts';
 import { keptMsi } from './msi-packages.ts';
+import { pendingMsi, settleLostMsiWatcher } from './msi-pending.ts';
 import type { MsiWatchRequest } from './msi-watch.ts';
 import { launchMsiWatcher, type MsiWatcherLauncher } from './msi-watcher-launch.ts';
 import { loadUpdateState, saveUpdateState, type UpdateState } from './update-state.ts';
@@ -55,7 +56,8 @@ export type UpdateOutcome =
   | { status: 'skipped-bad'; version: string }
   | { status: 'held'; version: string; offered: string }
   | { status: 'updated'; from: string; to: string }
-  | { status: 'upgrade-started'; from: string; to: string; rollback: boolean };
+  | { status: 'upgrade-started'; from: string; to: string; rollback: boolean }
+  | { status: 'in-progress'; from: string; to: string; since: string };
 
 const FEED_MAX_BYTES = 1024 * 1024;
 // The MSI restarts the service, which then registers its properties and reconnects.
@@ -70,6 +72,7 @@ export async function runUpdate(options: UpdaterOptions, apply: boolean): Promis
   const state = await loadUpdateState(options.stateFile);
   const now = (options.now ?? (() => new Date()))();
   state.lastCheck = now.toISOString();
+  settleLostMsiWatcher(state, options.installedVersion, now, options.log ?? silentLogger());
   try {
     const outcome = await checkAndApply(options, state, apply, now);
     state.lastOk = true;
@@ -81,8 +84,17 @@ export async function runUpdate(options: UpdaterOptions, apply: boolean): Promis
     (options.log ?? silentLogger()).warn({ err }, 'update refused or failed');
     throw err;
   } finally {
-    await saveUpdateState(options.stateFile, state);
+    if (!(await watcherReported(options.stateFile, state))) {
+      await saveUpdateState(options.stateFile, state);
+    }
   }
+}
+
+/** True when an MSI watcher started by this run already recorded its outcome. */
+async function watcherReported(stateFile: string, state: UpdateState): Promise<boolean> {
+  if (!state.pendingMsi) return false;
+  const onDisk = await loadUpdateState(stateFile).catch(() => undefined);
+  return !!onDisk && !onDisk.pendingMsi;
 }
 
 async function checkAndApply(
@@ -102,11 +114,15 @@ async function checkAndApply(
   if (state.badVersions.includes(entry.version)) {
     return { status: 'skipped-bad', version: entry.version };
   }
+  const pending = state.pendingMsi;
+  if (pending?.to === entry.version) {
+    return { status: 'in-progress', from: pending.from, to: pending.to, since: pending.started };
+  }
   if (!apply) return { status: 'available', from: installed, to: entry.version };
 
   const artifact = await downloadArtifact(options, entry);
   if (options.kind === 'msi') {
-    const request = await startMsiUpgrade(options, artifact, entry.version);
+    const request = await startMsiUpgrade(options, state, artifact, entry.version, now);
     return {
       status: 'upgrade-started',
       from: installed,
@@ -201,8 +217,10 @@ async function installBin(
  */
 async function startMsiUpgrade(
   options: UpdaterOptions,
+  state: UpdateState,
   msi: string,
   version: string,
+  now: Date,
 ): Promise<MsiWatchRequest> {
   const baseDir = options.baseDir ?? path.dirname(options.downloadDir);
   const request: MsiWatchRequest = {
@@ -214,7 +232,17 @@ async function startMsiUpgrade(
     stateFile: options.stateFile,
     healthTimeoutMs: options.healthTimeoutMs ?? MSI_HEALTH_TIMEOUT_MS,
   };
-  await (options.msiWatcher ?? launchMsiWatcher)(request, options.layout.root);
+  // Saved before the launch and cleared by the watcher's report (runUpdate then leaves
+  // that report alone); a watcher that never reports is settled at the deadline.
+  state.pendingMsi = pendingMsi(request.from, version, now, request.healthTimeoutMs);
+  state.lastResult = `MSI upgrade ${request.from} -> ${version} starting`;
+  await saveUpdateState(options.stateFile, state);
+  try {
+    await (options.msiWatcher ?? launchMsiWatcher)(request, options.layout.root);
+  } catch (err) {
+    delete state.pendingMsi;
+    throw err;
+  }
   return request;
 }
 
@@ -230,6 +258,8 @@ function describeOutcome(outcome: UpdateOutcome): string {
       return `held at ${outcome.version} by the manager; ${outcome.offered} is not installed`;
     case 'updated':
       return `updated ${outcome.from} -> ${outcome.to}`;
+    case 'in-progress':
+      return `MSI upgrade ${outcome.from} -> ${outcome.to} in progress since ${outcome.since}`;
     case 'upgrade-started':
       return (
         `MSI upgrade ${outcome.from} -> ${outcome.to} started; ` +

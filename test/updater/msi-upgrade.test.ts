@@ -8,7 +8,7 @@ import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
 import { buildMsiUpgradeCommand } from '../../agent/updater/msi-upgrade.ts';
 import type { MsiWatchRequest } from '../../agent/updater/msi-watch.ts';
 import { watcherArgs } from '../../agent/updater/msi-watcher-launch.ts';
-import { loadUpdateState } from '../../agent/updater/update-state.ts';
+import { loadUpdateState, saveUpdateState } from '../../agent/updater/update-state.ts';
 import { describeOutcome, runUpdate, type UpdaterOptions } from '../../agent/updater/updater.ts';
 import {
   createReleaseKey,
@@ -163,6 +163,99 @@ describe('MSI install update', () => {
       'MSI upgrade 4.0.0 -> 4.1.0 started; no MSI of 4.0.0 is kept, so it cannot be rolled back',
     );
   });
+
+  it('remembers the upgrade as pending until the watcher reports, and starts no second one', async () => {
+    await publish(msi);
+    const started: MsiWatchRequest[] = [];
+    const opts = options(started);
+    const now = new Date('2026-12-04T10:00:00.000Z');
+    await runUpdate({ ...opts, now: () => now }, true);
+    const state = await loadUpdateState(opts.stateFile);
+    // Twice the health limit (upgrade and rollback) plus 30 minutes for msiexec.
+    expect(state.pendingMsi).toEqual({
+      from: '4.0.0',
+      to: '4.1.0',
+      started: '2026-12-04T10:00:00.000Z',
+      deadline: '2026-12-04T10:31:24.000Z',
+    });
+
+    const later = { ...opts, now: () => new Date('2026-12-04T10:20:00.000Z') };
+    expect(await runUpdate(later, true)).toEqual({
+      status: 'in-progress',
+      from: '4.0.0',
+      to: '4.1.0',
+      since: '2026-12-04T10:00:00.000Z',
+    });
+    expect(started).toHaveLength(1);
+  });
+
+  it('keeps a report the watcher wrote while the check was still running', async () => {
+    await publish(msi);
+    const opts = options([]);
+    const quick: UpdaterOptions = {
+      ...opts,
+      msiWatcher: async (request) => {
+        const state = await loadUpdateState(request.stateFile);
+        delete state.pendingMsi;
+        state.lastResult = 'MSI upgrade 4.0.0 -> 4.1.0 failed: msiexec exit 1619';
+        await saveUpdateState(request.stateFile, state);
+      },
+    };
+    await runUpdate(quick, true);
+    const state = await loadUpdateState(opts.stateFile);
+    expect(state.lastResult).toBe('MSI upgrade 4.0.0 -> 4.1.0 failed: msiexec exit 1619');
+    expect(state.pendingMsi).toBeUndefined();
+  });
+
+  it('leaves nothing pending when the watcher cannot be started', async () => {
+    await publish(msi);
+    const opts = options([]);
+    const broken: UpdaterOptions = {
+      ...opts,
+      msiWatcher: async () => {
+        throw new Error('C:\\ProgramData\\certagent\\updates\\w.exe could not be written');
+      },
+    };
+    await expect(runUpdate(broken, true)).rejects.toThrow(/could not be written/);
+    const state = await loadUpdateState(opts.stateFile);
+    expect(state.pendingMsi).toBeUndefined();
+    expect(state.lastResult).toMatch(/could not be written/);
+    expect(state.badVersions).toEqual([]);
+  });
+
+  const lost: Array<[string, string, Partial<Record<string, unknown>>]> = [
+    ['4.1.0', 'the new version is installed', { newestVersion: '4.1.0', badVersions: [] }],
+    ['4.0.0', 'the old version is still installed', { badVersions: ['4.1.0'] }],
+  ];
+  it.each(lost)(
+    'settles a watcher that never reported once its deadline is past (%s: %s)',
+    async (installed, _title, expected) => {
+      await publish(msi);
+      const started: MsiWatchRequest[] = [];
+      const opts = { ...options(started), installedVersion: installed };
+      const pending = {
+        from: '4.0.0',
+        to: '4.1.0',
+        started: '2026-12-04T10:00:00.000Z',
+        deadline: '2026-12-04T10:31:24.000Z',
+      };
+      await saveUpdateState(opts.stateFile, { badVersions: [], pendingMsi: pending });
+
+      const before = await runUpdate(
+        { ...opts, now: () => new Date('2026-12-04T10:31:00Z') },
+        true,
+      );
+      expect(before.status).toBe(installed === '4.1.0' ? 'up-to-date' : 'in-progress');
+      expect((await loadUpdateState(opts.stateFile)).pendingMsi).toEqual(pending);
+
+      await runUpdate({ ...opts, now: () => new Date('2026-12-04T10:32:00Z') }, true);
+      const state = await loadUpdateState(opts.stateFile);
+      expect(state.pendingMsi).toBeUndefined();
+      expect(state).toMatchObject(expected);
+      // Either way no new upgrade starts: installed, or skipped as a failed version.
+      expect(started).toEqual([]);
+    },
+  );
 
   it('refuses a changed MSI and starts nothing', async () => {
     const changed = Buffer.from(msi);

@@ -347,9 +347,12 @@ describe('MSI update watcher', () => {
         nextCheck: '2030-01-01T00:00:00.000Z',
         holdVersion: '4.0.0',
         badVersions: ['3.9.0'],
+        pendingMsi: { from: '4.0.0', to: '4.1.0', started: 'x', deadline: 'y' },
       }),
     );
     await watchMsiUpgrade(s.watch);
+    // The report ends the pending state the updater left for it.
+    expect((await loadUpdateState(s.watch.stateFile)).pendingMsi).toBeUndefined();
     expect(await loadUpdateState(s.watch.stateFile)).toMatchObject({
       newestSequence: 12,
       nextCheck: '2030-01-01T00:00:00.000Z',
