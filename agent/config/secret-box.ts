@@ -2,38 +2,49 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OperationalError } from '../cli/errors.ts';
+import { platformKeyProtector, type KeyProtector } from './key-protector.ts';
 
 const PREFIX = 'sealed:v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+const KEY_BYTES = 32;
+/** First line of a protected key file; the base64 DPAPI blob follows on the second. */
+const PROTECTED_MARK = 'dpapi:v1\n';
 
 /**
  * Seals small secrets (proxy password, credential-store secrets) with AES-256-GCM under a
  * 32-byte key kept in a 0600 file beside the configuration. A sealed value is a string
  * `sealed:v1:<base64 iv|tag|ciphertext>`, safe to store in JSON.
  *
- * TODO: on Windows the key file should be DPAPI-protected (SPEC section 3); today it is
- * only protected by the ProgramData ACLs.
+ * On Windows the key file is `dpapi:v1` and a base64 DPAPI blob (SPEC section 3), made and
+ * opened by the service host (key-protector.ts); a key file still in clear, from before, is
+ * rewritten protected on first read. On Linux the key is 32 clear bytes in a 0600 file.
  */
 export class SecretBox {
   private loaded?: Buffer;
 
-  private constructor(private readonly keyFile: string) {}
+  private constructor(
+    private readonly keyFile: string,
+    private readonly protector: KeyProtector | null,
+  ) {}
 
   /**
    * A box over the key file. The key is read on first use: only `seal` may create it (0600,
    * fresh random key), and only while nothing sealed exists yet, so a lost key is reported
-   * instead of silently replaced by one that opens nothing.
+   * instead of silently replaced by one that opens nothing. `protector` wraps the key at
+   * rest (DPAPI on Windows, none on Linux); tests pass their own.
    */
-  static open(keyFile: string): SecretBox {
-    const box = new SecretBox(keyFile);
+  static open(keyFile: string, protector: KeyProtector | null = platformKeyProtector()): SecretBox {
+    const box = new SecretBox(keyFile, protector);
     // A key file that exists but is damaged is reported at once, as before.
-    box.loaded = readKey(keyFile);
+    box.loaded = readKey(keyFile, protector);
     return box;
   }
 
   private key(create: boolean): Buffer {
-    this.loaded ??= create ? loadOrCreateKey(this.keyFile) : loadKey(this.keyFile);
+    this.loaded ??= create
+      ? loadOrCreateKey(this.keyFile, this.protector)
+      : loadKey(this.keyFile, this.protector);
     return this.loaded;
   }
 
@@ -78,14 +89,14 @@ export class SecretBox {
 }
 
 /** Reads the key; a missing one is an error (decrypting never creates a key). */
-function loadKey(keyFile: string): Buffer {
-  const key = readKey(keyFile);
+function loadKey(keyFile: string, protector: KeyProtector | null): Buffer {
+  const key = readKey(keyFile, protector);
   if (!key) throw missingKey(keyFile, sealedPlaces(keyFile));
   return key;
 }
 
-function loadOrCreateKey(keyFile: string): Buffer {
-  const existing = readKey(keyFile);
+function loadOrCreateKey(keyFile: string, protector: KeyProtector | null): Buffer {
+  const existing = readKey(keyFile, protector);
   if (existing) return existing;
 
   // Values sealed under the lost key would all become unreadable under a new one.
@@ -93,32 +104,111 @@ function loadOrCreateKey(keyFile: string): Buffer {
   if (sealed.length > 0) throw missingKey(keyFile, sealed);
 
   fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-  const key = crypto.randomBytes(32);
+  const key = crypto.randomBytes(KEY_BYTES);
+  // Protected before anything is written: a failing protector leaves no clear key behind.
+  const content = protector ? protectedForm(keyFile, key, protector) : key;
   // 'wx' so two processes racing to create it cannot both win with different keys.
   try {
-    fs.writeFileSync(keyFile, key, { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(keyFile, content, { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadKey(keyFile);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadKey(keyFile, protector);
     throw err;
   }
   return key;
 }
 
-function readKey(keyFile: string): Buffer | undefined {
-  let key: Buffer;
+function readKey(keyFile: string, protector: KeyProtector | null): Buffer | undefined {
+  let content: Buffer;
   try {
-    key = fs.readFileSync(keyFile);
+    content = fs.readFileSync(keyFile);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  if (key.length !== 32) {
+
+  if (content.subarray(0, PROTECTED_MARK.length).toString('latin1') === PROTECTED_MARK) {
+    return unprotectKey(keyFile, content, protector);
+  }
+  const key = checkedKey(keyFile, content, 'is');
+  // A clear key from before DPAPI (an upgrade): rewrite it protected, keep using it.
+  if (protector) replaceFile(keyFile, protectedForm(keyFile, key, protector));
+  return key;
+}
+
+function unprotectKey(keyFile: string, content: Buffer, protector: KeyProtector | null): Buffer {
+  if (!protector) {
     throw new OperationalError(
-      `secret key ${keyFile} is ${key.length} bytes, expected 32; restore it from backup or delete it and set every secret again`,
+      `secret key ${keyFile} is DPAPI-protected and can only be opened by certagent on the Windows machine that wrote it; copy the configuration back there, or delete the key and set every secret again`,
       'secret-key',
     );
   }
-  return key;
+
+  const text = content.subarray(PROTECTED_MARK.length).toString('latin1').trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
+    throw damagedKey(keyFile, 'its DPAPI blob is not base64');
+  }
+  let key: Buffer;
+  try {
+    key = protector.unprotect(Buffer.from(text, 'base64'));
+  } catch (err) {
+    // A missing helper is a broken install, not a damaged key: say that, not "restore".
+    if ((err as OperationalError).code === 'secret-key-protector-missing') {
+      throw new OperationalError(
+        `secret key ${keyFile} cannot be opened: ${(err as Error).message}`,
+        'secret-key-protector-missing',
+        { cause: err },
+      );
+    }
+    throw damagedKey(keyFile, (err as Error).message, err);
+  }
+  return checkedKey(keyFile, key, 'opens to');
+}
+
+function damagedKey(keyFile: string, why: string, cause?: unknown): OperationalError {
+  return new OperationalError(
+    `secret key ${keyFile} cannot be opened (${why}); it was damaged, or protected on another machine: restore this machine's conf/secret.key from backup, or delete it and set every secret again`,
+    'secret-key',
+    { cause },
+  );
+}
+
+function checkedKey(keyFile: string, key: Buffer, verb: string): Buffer {
+  if (key.length === KEY_BYTES) return key;
+  throw new OperationalError(
+    `secret key ${keyFile} ${verb} ${key.length} bytes, expected ${KEY_BYTES}; restore it from backup or delete it and set every secret again`,
+    'secret-key',
+  );
+}
+
+/** `dpapi:v1` then the base64 blob; the protector's failure names the key file. */
+function protectedForm(keyFile: string, key: Buffer, protector: KeyProtector): Buffer {
+  let blob: Buffer;
+  try {
+    blob = protector.protect(key);
+  } catch (err) {
+    throw new OperationalError(
+      `secret key ${keyFile} could not be DPAPI-protected, nothing was written: ${(err as Error).message}`,
+      'secret-key-protector',
+      { cause: err },
+    );
+  }
+  return Buffer.from(`${PROTECTED_MARK}${blob.toString('base64')}\n`, 'latin1');
+}
+
+/** Writes beside the file, then renames over it: a reader sees the old or the new key file. */
+function replaceFile(file: string, content: Buffer): void {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new OperationalError(
+      `secret key ${file} could not be rewritten DPAPI-protected (${(err as Error).message}); check that the conf folder is writable by this account, the key is still there in clear`,
+      'secret-key',
+      { cause: err },
+    );
+  }
 }
 
 /** Files beside the key that hold values sealed by it. */

@@ -16,7 +16,9 @@ export const MINGW_GCC = 'x86_64-w64-mingw32-gcc';
 export async function compileServiceHost(out: string): Promise<string> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const args = ['-O2', '-municode', '-s', '-Wall', '-Werror', '-Wl,--no-insert-timestamp'];
-  const res = await execa(MINGW_GCC, [...args, '-o', out, SERVICE_HOST_SOURCE, '-lshell32'], {
+  // shell32: the ProgramData folder; crypt32: CryptProtectData for `dpapi protect|unprotect`.
+  const libs = ['-lshell32', '-lcrypt32'];
+  const res = await execa(MINGW_GCC, [...args, '-o', out, SERVICE_HOST_SOURCE, ...libs], {
     reject: false,
   });
   if (res.exitCode !== 0) {

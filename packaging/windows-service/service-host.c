@@ -19,18 +19,34 @@
  * starts every auto-start service. Tests keep one wineserver alive (`wineserver -p`) so
  * `sc stop` followed by `sc query` reads the same boot.
  *
+ * Second mode, `certagent-service.exe dpapi protect|unprotect`: the agent's DPAPI helper (a
+ * Node single executable cannot call CryptProtectData without a native module). It reads the
+ * whole of stdin as raw bytes and writes the result as raw bytes on stdout (Win32 ReadFile/
+ * WriteFile on the standard handles, so no CRT text-mode translation touches the bytes).
+ * protect: CryptProtectData with CRYPTPROTECT_LOCAL_MACHINE (the service runs as LocalSystem
+ * and administrators run certagent-config; both must open conf/secret.key, whose readers the
+ * ACL on %ProgramData%\certagent\conf limits) and CRYPTPROTECT_UI_FORBIDDEN. unprotect:
+ * CryptUnprotectData. Both use DPAPI_ENTROPY as optional entropy, so a DPAPI blob made by
+ * another program cannot be swapped in. Exit codes: 0 ok, 2 usage, 1 failure, with one line
+ * on stderr. Secrets come only on stdin, never on the command line.
+ *
  * Built by packaging/msi with mingw-w64 (-municode, no PE timestamp, so two builds are the
  * same bytes). Kept instead of WinSW: WinSW needs the .NET runtime, which Wine lacks, so the
  * MSI could not be installed (its StartServices would fail) in the Wine tests.
  */
 #include <windows.h>
 #include <shlobj.h>
+#include <wincrypt.h>
 #include <stdio.h>
 
 #define SERVICE_NAME L"certagent"
 #define RESTART_DELAY_MS 10000
 #define STOP_GRACE_MS 10000
 #define STOP_WAIT_MS 15000
+/* Fixed entropy of the agent's DPAPI blobs; changing it makes every existing key unreadable. */
+#define DPAPI_ENTROPY "certagent conf/secret.key dpapi v1"
+/* The largest input accepted on stdin: a 32-byte key, or its blob of a few hundred bytes. */
+#define DPAPI_MAX_INPUT 65536
 
 static SERVICE_STATUS_HANDLE status_handle;
 static SERVICE_STATUS status;
@@ -199,7 +215,77 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
   report(SERVICE_STOPPED, NO_ERROR, 0);
 }
 
-int wmain(void) {
+/* Reads all of stdin into buf (at most DPAPI_MAX_INPUT bytes); -1 when unreadable or too big. */
+static long read_stdin(BYTE *buf) {
+  HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+  DWORD total = 0, got;
+  for (;;) {
+    if (total == DPAPI_MAX_INPUT) return -1;
+    if (!ReadFile(in, buf + total, DPAPI_MAX_INPUT - total, &got, NULL)) {
+      /* A pipe whose writer closed reports ERROR_BROKEN_PIPE: that is the end of input. */
+      if (GetLastError() == ERROR_BROKEN_PIPE) break;
+      return -1;
+    }
+    if (got == 0) break;
+    total += got;
+  }
+  return (long)total;
+}
+
+static BOOL write_stdout(const BYTE *data, DWORD size) {
+  HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE);
+  while (size > 0) {
+    DWORD written;
+    if (!WriteFile(out, data, size, &written, NULL) || written == 0) return FALSE;
+    data += written;
+    size -= written;
+  }
+  return TRUE;
+}
+
+static int dpapi_fail(const char *what, DWORD error) {
+  fprintf(stderr, "certagent-service dpapi: %s (Windows error %lu)\n", what, (unsigned long)error);
+  return 1;
+}
+
+/* `dpapi protect|unprotect`: stdin bytes in, DPAPI result out (see the top of this file). */
+static int dpapi_main(int argc, wchar_t **argv) {
+  BOOL protect = argc == 3 && wcscmp(argv[2], L"protect") == 0;
+  if (!protect && !(argc == 3 && wcscmp(argv[2], L"unprotect") == 0)) {
+    fprintf(stderr, "usage: certagent-service dpapi protect|unprotect  (bytes on stdin, result on stdout)\n");
+    return 2;
+  }
+
+  static BYTE buf[DPAPI_MAX_INPUT];
+  long size = read_stdin(buf);
+  if (size < 0) return dpapi_fail("cannot read the input on stdin (at most 64 KiB)", GetLastError());
+  if (size == 0) return dpapi_fail("no input on stdin", ERROR_NO_DATA);
+
+  DATA_BLOB input = {(DWORD)size, buf}, output = {0, NULL};
+  DATA_BLOB entropy = {sizeof(DPAPI_ENTROPY) - 1, (BYTE *)DPAPI_ENTROPY};
+  BOOL ok = protect ? CryptProtectData(&input, L"certagent", &entropy, NULL, NULL,
+                                       CRYPTPROTECT_LOCAL_MACHINE | CRYPTPROTECT_UI_FORBIDDEN,
+                                       &output)
+                    : CryptUnprotectData(&input, NULL, &entropy, NULL, NULL,
+                                         CRYPTPROTECT_UI_FORBIDDEN, &output);
+  SecureZeroMemory(buf, sizeof(buf));
+  if (!ok) {
+    return dpapi_fail(protect ? "CryptProtectData failed"
+                              : "CryptUnprotectData failed: not a certagent DPAPI blob of this "
+                                "machine, or damaged",
+                      GetLastError());
+  }
+
+  BOOL written = write_stdout(output.pbData, output.cbData);
+  SecureZeroMemory(output.pbData, output.cbData);
+  LocalFree(output.pbData);
+  return written ? 0 : dpapi_fail("cannot write the result on stdout", GetLastError());
+}
+
+int wmain(int argc, wchar_t **argv) {
+  if (argc >= 2 && wcscmp(argv[1], L"dpapi") == 0) return dpapi_main(argc, argv);
+
+  /* Any other arguments are ignored, as before: the SCM starts the host without any. */
   SERVICE_TABLE_ENTRYW table[] = {{(LPWSTR)SERVICE_NAME, service_main}, {NULL, NULL}};
   if (StartServiceCtrlDispatcherW(table)) return 0;
   fwprintf(stderr, L"certagent-service: this is the certagent Windows service host; it runs only "
