@@ -126,11 +126,14 @@ describeWithTools(
 
     /**
      * Starts the installed certagent.exe with `run`, the service host's command line, from a
-     * console. TODO: the service host itself cannot be used for this under Wine 8: Node
-     * started by it aborts at once in libuv (`Assertion failed: process_title`, util.c:412),
-     * because GetConsoleTitleW on the hidden console of a service child returns 0 without an
-     * error. The ImagePath, the RUNNING state and the host's launch of certagent.exe are
-     * checked; the agent's own start as a service is not, under Wine.
+     * console. TODO: the service host's own start of the agent is not what is checked here,
+     * because under Wine 8 it fails in two ways: (1) Node reads the console title at startup
+     * (the inspector's context name) and libuv aborts (`Assertion failed: process_title`,
+     * util.c:412) when GetConsoleTitleW on the service child's hidden console returns 0
+     * without an error; starting with `--title=certagent` (SEA execArgv or NODE_OPTIONS)
+     * avoids it. (2) A Wine service sees %PROGRAMDATA% as C:\users\Public, so the agent
+     * would look for conf\ there while the MSI and the host use C:\ProgramData. The
+     * ImagePath and the RUNNING host are checked; the agent's start as a service is not.
      */
     function startAgent() {
       const exe = 'C:\\Program Files\\certagent\\certagent.exe';
