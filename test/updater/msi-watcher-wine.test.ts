@@ -8,7 +8,7 @@ import { loadUpdateState, updateStateFile } from '../../agent/updater/update-sta
 import { ensureArtifacts } from '../support/release-artifacts.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
-import { buildSmallMsi, compileStandInAgent, msiTable } from './small-msi.ts';
+import { buildSmallMsi, compileStandInAgent, keepWineUp, msiTable } from './small-msi.ts';
 
 const UNINSTALL_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
 const PROGRAM_DIR = 'C:\\Program Files\\certagent';
@@ -54,6 +54,7 @@ describeWithTools(
       );
       newest = await buildSmallMsi(work, '7.3.0', host, newestAgent);
       wine = await createWinePrefix();
+      await keepWineUp(wine);
       expect(await wine.msiexec(['/i', windowsPath(older), '/qn', 'PROPERTY_TOKEN=t-1'])).toBe(0);
     });
 
