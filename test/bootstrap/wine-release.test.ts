@@ -122,7 +122,7 @@ describeWithTools(
       return prefix.batch(`${windowsPath(setupExe)} ${args}`);
     }
 
-    let agentRun: Promise<unknown> | undefined;
+    let agentRun: Promise<{ code: number; output: string }> | undefined;
 
     /**
      * Starts the installed certagent.exe with `run`, the service host's command line, from a
@@ -140,9 +140,13 @@ describeWithTools(
       agentRun = prefix.batch(`set CERTAGENT_SERVICE=1\r\n@"${exe}" run`);
     }
 
+    /** What the agent runs printed (its log records), kept for the secret checks. */
+    const agentOutput: string[] = [];
+
     async function stopAgent() {
       await prefix.wine(['taskkill', '/F', '/IM', 'certagent.exe']);
-      await agentRun;
+      const run = await agentRun;
+      agentOutput.push(run?.output ?? '');
       agentRun = undefined;
     }
 
@@ -384,6 +388,13 @@ describeWithTools(
         expect(conf.autoUpdate).toBe(false);
         expect(conf.proxy?.host).toBeFalsy();
         expect(filesContaining(agentBase(), token)).toEqual([]);
+
+        // Nothing the agent printed in any of its runs (its records go to logs\, checked
+        // above) holds a token or the proxy password.
+        await stopAgent();
+        for (const secret of [...tokens, PROXY_PASSWORD]) {
+          expect(agentOutput.join('\n')).not.toContain(secret);
+        }
       },
       TEST_MS,
     );
