@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -5,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig, revealProxyPassword } from '../../agent/config/agent-config.ts';
 import { SecretBox } from '../../agent/config/secret-box.ts';
-import { compileServiceHost } from '../../packaging/msi/service-host.ts';
+import { compileServiceHost, MINGW_GCC } from '../../packaging/msi/service-host.ts';
 import { ensureArtifacts } from '../support/release-artifacts.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
@@ -20,6 +21,21 @@ let prefix: WinePrefix;
 let appDir: string;
 let hostExe: string;
 let counter = 0;
+
+/** Another program's DPAPI blob of the same bytes: machine scope too, but no entropy. */
+const OTHER_PROGRAM_C = `#include <windows.h>
+#include <wincrypt.h>
+int main(void) {
+  static BYTE buf[4096];
+  DWORD got = 0, n, written;
+  while (ReadFile(GetStdHandle(STD_INPUT_HANDLE), buf + got, sizeof(buf) - got, &n, NULL) && n)
+    got += n;
+  DATA_BLOB in = {got, buf}, out = {0, NULL};
+  if (!CryptProtectData(&in, NULL, NULL, NULL, NULL, CRYPTPROTECT_LOCAL_MACHINE, &out)) return 1;
+  WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), out.pbData, out.cbData, &written, NULL);
+  return 0;
+}
+`;
 
 interface Run {
   code: number;
@@ -111,6 +127,21 @@ describeWithTools(
         expect(opened.stdout.length).toBe(0);
         expect(opened.stderr.trim().split(/\r?\n/)).toHaveLength(1);
         expect(opened.stderr).toContain('CryptUnprotectData failed');
+      });
+
+      it('refuses a DPAPI blob of another program (no certagent entropy) for the same bytes', async () => {
+        const source = path.join(tmp, 'other-program.c');
+        const otherExe = path.join(tmp, 'other-program.exe');
+        fs.writeFileSync(source, OTHER_PROGRAM_C);
+        await execa(MINGW_GCC, ['-O2', '-s', '-o', otherExe, source, '-lcrypt32']);
+
+        const key = crypto.randomBytes(32);
+        const other = await run(windowsPath(otherExe), key);
+        expect(other.code, other.stderr).toBe(0);
+        const opened = await dpapi('unprotect', other.stdout);
+        expect(opened.code).toBe(1);
+        expect(opened.stdout.includes(key)).toBe(false);
+        expect(opened.stderr).toContain('not a certagent DPAPI blob');
       });
 
       it('refuses input that is no DPAPI blob, and empty input', async () => {
