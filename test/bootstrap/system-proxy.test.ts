@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { proxyDispatcherFor } from '../../bootstrap/proxy-dispatcher.ts';
 import {
   bypassed,
   parseWinhttp,
@@ -202,5 +203,48 @@ describe('system proxy for the bootstrap download', () => {
     ['[::1]', ['::1'], false, true],
   ])('bypass: %s against %j (WinINET %s) is %s', (host, list, wininet, want) => {
     expect(bypassed(host, list, wininet)).toBe(want);
+  });
+
+  describe('the route the bootstrap takes', () => {
+    const windowsProxy = sources(
+      { ...ENABLED, ProxyServer: ['REG_SZ', 'system.corp:3128'] },
+      netsh('winhttp.corp:1'),
+      { HTTPS_PROXY: 'env.corp:2' },
+    );
+
+    async function route(properties: Record<string, string>, src: SystemProxySources) {
+      const chosen = await proxyDispatcherFor(
+        new Map(Object.entries(properties)),
+        'https://dist.example.test',
+        {},
+        src,
+      );
+      await chosen.dispatcher.close();
+      return chosen.description;
+    }
+
+    it('takes the properties over every system setting', async () => {
+      const props = {
+        PROPERTY_USE_PROXY: '1',
+        PROPERTY_PROXY_HOST: 'given.corp',
+        PROPERTY_PROXY_PORT: '8080',
+        PROPERTY_PROXY_USER: 'u',
+        PROPERTY_PROXY_PASSWORD: 'pw-s3cret',
+      };
+      const text = await route(props, windowsProxy);
+      expect(text).toMatch(/^proxy from the properties: given\.corp:8080, basic as u/);
+      expect(text).not.toContain('pw-s3cret');
+    });
+
+    it('takes the system proxy when the properties give none, or turn it off', async () => {
+      expect(await route({}, windowsProxy)).toBe(
+        'system proxy: system.corp:3128, no authentication',
+      );
+      expect(await route({ PROPERTY_USE_PROXY: '' }, windowsProxy)).toMatch(/system\.corp/);
+    });
+
+    it('goes direct when nothing is configured', async () => {
+      expect(await route({}, sources(undefined, NETSH_DIRECT, {}))).toBe('direct, no proxy');
+    });
   });
 });
