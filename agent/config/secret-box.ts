@@ -10,6 +10,8 @@ const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 /** First line of a protected key file; the base64 DPAPI blob follows on the second. */
 const PROTECTED_MARK = 'dpapi:v1\n';
+// Read with either line end: an editor on Windows may have saved the file with CRLF.
+const PROTECTED_HEAD = /^dpapi:v1\r?\n/;
 
 /**
  * Seals small secrets (proxy password, credential-store secrets) with AES-256-GCM under a
@@ -126,24 +128,27 @@ function readKey(keyFile: string, protector: KeyProtector | null): Buffer | unde
     throw err;
   }
 
-  if (content.subarray(0, PROTECTED_MARK.length).toString('latin1') === PROTECTED_MARK) {
-    return unprotectKey(keyFile, content, protector);
-  }
+  const head = PROTECTED_HEAD.exec(content.subarray(0, 16).toString('latin1'));
+  if (head) return unprotectKey(keyFile, content.subarray(head[0].length), protector);
+
   const key = checkedKey(keyFile, content, 'is');
   // A clear key from before DPAPI (an upgrade): rewrite it protected, keep using it.
   if (protector) replaceFile(keyFile, protectedForm(keyFile, key, protector));
   return key;
 }
 
-function unprotectKey(keyFile: string, content: Buffer, protector: KeyProtector | null): Buffer {
+/** Opens the base64 blob that follows the `dpapi:v1` line. */
+function unprotectKey(keyFile: string, base64: Buffer, protector: KeyProtector | null): Buffer {
   if (!protector) {
     throw new OperationalError(
-      `secret key ${keyFile} is DPAPI-protected and can only be opened by certagent on the Windows machine that wrote it; copy the configuration back there, or delete the key and set every secret again`,
+      `secret key ${keyFile} is DPAPI-protected and can only be opened by certagent on the ` +
+        'Windows machine that wrote it; copy the configuration back there, or delete the key ' +
+        'and set every secret again',
       'secret-key',
     );
   }
 
-  const text = content.subarray(PROTECTED_MARK.length).toString('latin1').trim();
+  const text = base64.toString('latin1').trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
     throw damagedKey(keyFile, 'its DPAPI blob is not base64');
   }
@@ -166,7 +171,9 @@ function unprotectKey(keyFile: string, content: Buffer, protector: KeyProtector 
 
 function damagedKey(keyFile: string, why: string, cause?: unknown): OperationalError {
   return new OperationalError(
-    `secret key ${keyFile} cannot be opened (${why}); it was damaged, or protected on another machine: restore this machine's conf/secret.key from backup, or delete it and set every secret again`,
+    `secret key ${keyFile} cannot be opened (${why}); it was damaged, or protected on another ` +
+      "machine: restore this machine's conf/secret.key from backup, or delete it and set " +
+      'every secret again',
     'secret-key',
     { cause },
   );
@@ -175,7 +182,8 @@ function damagedKey(keyFile: string, why: string, cause?: unknown): OperationalE
 function checkedKey(keyFile: string, key: Buffer, verb: string): Buffer {
   if (key.length === KEY_BYTES) return key;
   throw new OperationalError(
-    `secret key ${keyFile} ${verb} ${key.length} bytes, expected ${KEY_BYTES}; restore it from backup or delete it and set every secret again`,
+    `secret key ${keyFile} ${verb} ${key.length} bytes, expected ${KEY_BYTES}; restore it ` +
+      'from backup or delete it and set every secret again',
     'secret-key',
   );
 }
@@ -187,7 +195,8 @@ function protectedForm(keyFile: string, key: Buffer, protector: KeyProtector): B
     blob = protector.protect(key);
   } catch (err) {
     throw new OperationalError(
-      `secret key ${keyFile} could not be DPAPI-protected, nothing was written: ${(err as Error).message}`,
+      `secret key ${keyFile} could not be DPAPI-protected, nothing was written: ` +
+        (err as Error).message,
       'secret-key-protector',
       { cause: err },
     );
@@ -204,7 +213,8 @@ function replaceFile(file: string, content: Buffer): void {
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw new OperationalError(
-      `secret key ${file} could not be rewritten DPAPI-protected (${(err as Error).message}); check that the conf folder is writable by this account, the key is still there in clear`,
+      `secret key ${file} could not be rewritten DPAPI-protected (${(err as Error).message}); ` +
+        'check that the conf folder is writable by this account (the clear key is unchanged)',
       'secret-key',
       { cause: err },
     );

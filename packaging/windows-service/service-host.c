@@ -252,13 +252,15 @@ static int dpapi_fail(const char *what, DWORD error) {
 static int dpapi_main(int argc, wchar_t **argv) {
   BOOL protect = argc == 3 && wcscmp(argv[2], L"protect") == 0;
   if (!protect && !(argc == 3 && wcscmp(argv[2], L"unprotect") == 0)) {
-    fprintf(stderr, "usage: certagent-service dpapi protect|unprotect  (bytes on stdin, result on stdout)\n");
+    fprintf(stderr, "usage: certagent-service dpapi protect|unprotect"
+                    "  (bytes on stdin, result on stdout)\n");
     return 2;
   }
 
   static BYTE buf[DPAPI_MAX_INPUT];
   long size = read_stdin(buf);
-  if (size < 0) return dpapi_fail("cannot read the input on stdin (at most 64 KiB)", GetLastError());
+  if (size < 0)
+    return dpapi_fail("cannot read the input on stdin (at most 64 KiB)", GetLastError());
   if (size == 0) return dpapi_fail("no input on stdin", ERROR_NO_DATA);
 
   DATA_BLOB input = {(DWORD)size, buf}, output = {0, NULL};

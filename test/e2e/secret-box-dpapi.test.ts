@@ -141,6 +141,13 @@ describe('secret-box key file, DPAPI form', () => {
     expect(err.message).toMatch(/restore .*from backup/);
   });
 
+  it('reads a DPAPI key file saved with CRLF line ends', () => {
+    const { protector } = fakeDpapi();
+    const sealed = SecretBox.open(keyFile, protector).seal('crlf');
+    fs.writeFileSync(keyFile, keyFileText().replace(/\n/g, '\r\n'));
+    expect(SecretBox.open(keyFile, protector).open(sealed)).toBe('crlf');
+  });
+
   it.each([
     ['not base64', `${MARK}@@not base64@@\n`],
     ['an empty blob', `${MARK}\n`],
