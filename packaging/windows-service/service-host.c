@@ -93,6 +93,9 @@ static HANDLE open_log(void) {
   CreateDirectoryW(file, NULL);
   _snwprintf(file, MAX_PATH, L"%ls\\certagent\\logs", dir);
   CreateDirectoryW(file, NULL);
+  /* The agent finds its base directory through %PROGRAMDATA%, which a service's environment
+     may name differently (Wine 8 gives services C:\users\Public): hand it this folder. */
+  SetEnvironmentVariableW(L"PROGRAMDATA", dir);
   /* Working directory of the agent: never system32, whatever relative path it might use. */
   _snwprintf(file, MAX_PATH, L"%ls\\certagent", dir);
   SetCurrentDirectoryW(file);
