@@ -44,6 +44,8 @@ export const launchMsiWatcher: MsiWatcherLauncher = async (request, installRoot)
       'update.not-installed-executable',
     );
   }
+  // Left in updates\ afterwards (a running exe cannot delete itself); the next update
+  // overwrites it, and a copy still running makes that fail as "another update is running".
   const watcher = path.join(path.dirname(request.msi), 'certagent-update-watcher.exe');
   try {
     await fs.copyFile(self, watcher);

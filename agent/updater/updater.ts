@@ -227,6 +227,8 @@ async function startMsiUpgrade(
     msi,
     from: options.installedVersion,
     to: version,
+    // Missing after a first install unless the bootstrap kept its MSI there: that first
+    // upgrade is then checked and reported, but cannot be rolled back.
     previousMsi: await keptMsi(baseDir, options.installedVersion),
     baseDir,
     stateFile: options.stateFile,
