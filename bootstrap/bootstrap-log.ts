@@ -36,6 +36,10 @@ export class BootstrapLog {
     this.write('info', message);
   }
 
+  warn(message: string): void {
+    this.write('warn', message);
+  }
+
   error(message: string): void {
     this.write('error', message);
   }

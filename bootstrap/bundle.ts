@@ -7,7 +7,13 @@ import { OperationalError } from '../agent/cli/errors.ts';
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'entry.ts');
 
 /** Agent modules the bootstrap may contain (SPEC section 2: it stays small). */
-const ALLOWED_AGENT_MODULES = ['agent/trust/', 'agent/proxy/', 'agent/cli/errors.ts'];
+const ALLOWED_AGENT_MODULES = [
+  'agent/trust/',
+  'agent/proxy/',
+  'agent/cli/errors.ts',
+  // Where the installed MSI is kept for the updater's rollback; node:fs and node:path only.
+  'agent/updater/msi-packages.ts',
+];
 
 export interface BootstrapBuild {
   /** Armoured release public key the bootstrap will trust, baked into the bundle. */

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Dispatcher } from 'undici';
 import { OperationalError } from '../agent/cli/errors.ts';
+import { keepInstalledMsi } from '../agent/updater/msi-packages.ts';
 import { downloadVerified, fetchBounded } from '../agent/trust/bounded-download.ts';
 import { checkFreshness } from '../agent/trust/freshness.ts';
 import { SequenceStore } from '../agent/trust/sequence-store.ts';
@@ -118,7 +119,37 @@ async function install(
   const msiPath = await downloadMsi(`${source}/windows/${msi.file}`, msi, deps, dispatcher);
   log.info(`downloaded ${msi.file} (${msi.size} bytes, sha256 ${msi.sha256} verified)`);
 
-  return runInstaller(request, msiPath, deps, log);
+  const code = await runInstaller(request, msiPath, deps, log);
+  if (succeeded(code))
+    await keepOrRemove(request, msiPath, manifest.document.version, stateDir, log);
+  return code;
+}
+
+function succeeded(code: number): boolean {
+  return code === 0 || code === 1641 || code === 3010;
+}
+
+/**
+ * After an install, the MSI goes where the updater looks for the installed version's
+ * package (`<base>\packages`): a later automatic update that fails its health check can
+ * then reinstall it. Not keeping it costs only that rollback, so a failure is a warning.
+ */
+async function keepOrRemove(
+  request: BootstrapRequest,
+  msiPath: string,
+  version: string,
+  stateDir: string,
+  log: BootstrapLog,
+): Promise<void> {
+  if (request.action !== 'uninstall') {
+    try {
+      const kept = await keepInstalledMsi(path.dirname(stateDir), msiPath, version);
+      log.info(`kept ${kept} for a rollback of a later automatic update`);
+    } catch (err) {
+      log.warn(`could not keep the installed MSI for rollbacks: ${(err as Error).message}`);
+    }
+  }
+  await fs.rm(msiPath, { force: true });
 }
 
 async function fetchManifest(
@@ -204,10 +235,7 @@ async function runInstaller(
   const code = await runMsiexec(command, deps.runner ?? spawnMsiexec);
   const line = describeExitCode(code);
   log.info(line);
-  (code === 0 || code === 1641 || code === 3010 ? deps.stdout : deps.stderr).write(
-    `certagent-setup: ${line}\n`,
-  );
-  if (code === 0 || code === 1641 || code === 3010) await fs.rm(msiPath, { force: true });
+  (succeeded(code) ? deps.stdout : deps.stderr).write(`certagent-setup: ${line}\n`);
   return code;
 }
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runBootstrap, type BootstrapDeps } from '../../bootstrap/install.ts';
+import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
 import {
   createReleaseKey,
   DistHost,
@@ -97,19 +98,29 @@ beforeEach(async () => {
   host.set('windows/certagent-1.2.3-x64.msi', MSI);
 });
 
+/** `<base>\\bootstrap` under a base of its own, so what a run keeps beside it is its own. */
+function freshStateDir(): string {
+  const dir = path.join(fs.mkdtempSync(path.join(root, 'base-')), 'bootstrap');
+  fs.mkdirSync(dir);
+  return dir;
+}
+
 describe('bootstrap install', () => {
   it('downloads, verifies and runs msiexec silently with the exact command line', async () => {
     const log = path.join(root, 'install one.log');
-    const run = await bootstrap([
-      '/i',
-      '/q',
-      '/l',
-      log,
-      `PROPERTY_TOKEN=${TOKEN}`,
-      'PROPERTY_AUTOUPDATE=',
-      'PROPERTY_USE_PROXY=',
-      `PROPERTY_PROXY_PASSWORD=${PROXY_PASSWORD}`,
-    ]);
+    const run = await bootstrap(
+      [
+        '/i',
+        '/q',
+        '/l',
+        log,
+        `PROPERTY_TOKEN=${TOKEN}`,
+        'PROPERTY_AUTOUPDATE=',
+        'PROPERTY_USE_PROXY=',
+        `PROPERTY_PROXY_PASSWORD=${PROXY_PASSWORD}`,
+      ],
+      { stateDir: freshStateDir() },
+    );
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -136,6 +147,9 @@ describe('bootstrap install', () => {
     );
     expect(run.stdout).toContain('msiexec exit code 0: success');
     expect(fs.existsSync(msiPath)).toBe(false);
+    // Kept where the updater finds the installed version's MSI for a rollback.
+    const kept = msiPackagePath(path.dirname(run.stateDir), '1.2.3');
+    expect(fs.readFileSync(kept)).toEqual(MSI);
 
     // Secrets never reach the bootstrap's log or its output.
     const bootstrapLog = fs.readFileSync(`${log}.bootstrap.log`, 'utf8');
@@ -151,9 +165,11 @@ describe('bootstrap install', () => {
     expect(ui.calls[0].args.slice(0, 1)).toEqual(['/i']);
     expect(ui.calls[0].args).not.toContain('/qn');
 
-    const remove = await bootstrap(['/x', '/q']);
+    const remove = await bootstrap(['/x', '/q'], { stateDir: freshStateDir() });
     expect(remove.calls[0].args[0]).toBe('/x');
     expect(remove.calls[0].args).toContain('/qn');
+    // Nothing to roll back to after an uninstall: no MSI is kept.
+    expect(fs.existsSync(msiPackagePath(path.dirname(remove.stateDir), '1.2.3'))).toBe(false);
   });
 
   const codes: Array<[number, RegExp]> = [
