@@ -1,6 +1,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { OperationalError } from '../cli/errors.ts';
 import type { StoreDeps, StoreTlsOptions } from './store.ts';
+import { directConnector } from '../proxy/direct-connector.ts';
 
 export interface StoreResponse {
   status: number;
@@ -31,7 +32,7 @@ export class StoreHttp {
   ) {
     this.dispatcher = deps.proxyDispatcher
       ? deps.proxyDispatcher(tls)
-      : new Agent({ connect: { ...tls, timeout: timeoutMs } });
+      : new Agent({ connect: directConnector({ ...tls, timeout: timeoutMs }) });
   }
 
   async send(req: StoreRequest): Promise<StoreResponse> {

@@ -1,6 +1,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { OperationalError } from '../cli/errors.ts';
 import type { NodeCredentials } from '../connections/connection.ts';
+import { directConnector } from '../proxy/direct-connector.ts';
 
 /** How to reach a BIG-IP's management interface (REST, port 443 by default). */
 export interface F5Target {
@@ -34,7 +35,7 @@ export class F5Client {
     this.base = `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${port}`;
     this.label = `f5://${target.host}:${port}`;
     this.dispatcher = new Agent({
-      connect: { ca: target.ca, rejectUnauthorized: !target.insecure },
+      connect: directConnector({ ca: target.ca, rejectUnauthorized: !target.insecure }),
     });
   }
 
