@@ -117,3 +117,42 @@ export function parseRegQuery(output: string): Record<string, string> {
   }
   return values;
 }
+
+/**
+ * Keeps the prefix up for the rest of the file: one persistent wineserver and a booted
+ * prefix. Without it Wine shuts the prefix down (services included) once no other Wine
+ * process is left, so a service could not stay running while a test polls from Linux, and
+ * the next `wine` command would boot it again and restart auto-start services. No pipes of
+ * ours: the server and the services wineboot starts outlive the command.
+ */
+export async function keepWineUp(prefix: WinePrefix): Promise<void> {
+  const quiet = { env: prefix.env, extendEnv: false, stdio: 'ignore' } as const;
+  await execa('wineserver', ['-p'], quiet);
+  await execa('wine', ['wineboot'], quiet);
+}
+
+/** A service's state as `sc query` names it (RUNNING, STOPPED ...), or its whole answer. */
+export async function serviceState(prefix: WinePrefix, name: string): Promise<string> {
+  const { output } = await prefix.wine(['sc', 'query', name]);
+  return /STATE\s*:\s*\d+\s+(\w+)/.exec(output)?.[1] ?? output;
+}
+
+/**
+ * Linux pids of the prefix's live processes whose command line matches `image`, seen from
+ * Linux (Wine's tasklist lists nothing): every Wine process carries WINEPREFIX.
+ */
+export function wineProcesses(prefix: WinePrefix, image: RegExp): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (image.test(cmdline) && environ.includes(`WINEPREFIX=${prefix.dir}`)) {
+        pids.push(Number(pid));
+      }
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return pids;
+}
