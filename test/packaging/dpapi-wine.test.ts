@@ -187,7 +187,7 @@ describeWithTools(
         return run(line, Buffer.from(`${password}\r\n`));
       }
 
-      it('seals a proxy password under a new key written in DPAPI form, not 32 clear bytes', async () => {
+      it('seals a proxy password under a new DPAPI key (not 32 clear bytes), then reopens it', async () => {
         const base = fs.mkdtempSync(path.join(tmp, 'base-'));
         const res = await setProxyPassword(base, 'pr0xy-under-wine');
         expect(res.code, res.stdout.toString() + res.stderr).toBe(0);
@@ -197,6 +197,12 @@ describeWithTools(
         const key = await unprotectKeyFile(keyFile);
         expect(key.length).toBe(32);
         expect(proxyPasswordWith(base, key)).toBe('pr0xy-under-wine');
+
+        // Again: now the agent unprotects the key it wrote, and seals under the same one.
+        const again = await setProxyPassword(base, 'second-password');
+        expect(again.code, again.stdout.toString() + again.stderr).toBe(0);
+        expect((await unprotectKeyFile(keyFile)).equals(key)).toBe(true);
+        expect(proxyPasswordWith(base, key)).toBe('second-password');
       });
 
       it('rewrites a clear key from before in DPAPI form, keeping the same key', async () => {
