@@ -155,6 +155,25 @@ describeWithTools(
     /** The agent starts the host logged (`started certagent.exe run (pid N)`), in order. */
     const hostStarts = () => [...hostLog().matchAll(/started certagent\.exe run \(pid (\d+)\)/g)];
 
+    /**
+     * Waits until the agent's last start logged its connection, and says whether that agent
+     * is the one the host's last start made: the Windows pid in agent.log's record and in the
+     * host's `started` line.
+     */
+    async function expectConnectedAgentFromHost() {
+      const agentLog = path.join(agentBase(), 'logs/agent.log');
+      const record = await waitFor('the agent to log its connection', async () => {
+        const lines = fs.existsSync(agentLog) ? fs.readFileSync(agentLog, 'utf8') : '';
+        const records = lines
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { pid: number; msg: string });
+        const last = records.filter((r) => r.msg === 'connected to the management server').at(-1);
+        return last?.pid === Number(hostStarts().at(-1)?.[1]) && last;
+      });
+      expect(record.pid).toBeGreaterThan(0);
+    }
+
     /** Every log the agent and host wrote, kept across the reinstall that wipes the folder. */
     const logsSeen: string[] = [];
 
@@ -234,10 +253,8 @@ describeWithTools(
         expect(agentPids().length).toBeGreaterThanOrEqual(1);
         // Its records are where the host's PROGRAMDATA says, not under C:\users\Public.
         // Connected shows at registration; the service loop's records follow it.
+        await expectConnectedAgentFromHost();
         const agentLog = path.join(agentBase(), 'logs/agent.log');
-        await waitFor('the agent to log its service start', async () => {
-          return fs.readFileSync(agentLog, 'utf8').includes('connected to the management server');
-        });
         expect(fs.readFileSync(agentLog, 'utf8')).toContain('service started');
         expect(fs.existsSync(path.join(prefix.driveC, 'users/Public/certagent'))).toBe(false);
         expect(hostLog()).not.toMatch(/Assertion failed/);
@@ -320,6 +337,7 @@ describeWithTools(
           return hostStarts().length > startsBefore;
         });
         await waitConnected(rows[0].id);
+        await expectConnectedAgentFromHost();
       },
       TEST_MS,
     );
@@ -416,7 +434,7 @@ describeWithTools(
 
         const row = await waitConnected(id);
         expect(row.version).toBe(VERSION);
-        expect(hostStarts().length).toBeGreaterThanOrEqual(1);
+        await expectConnectedAgentFromHost();
         expect(squid.accessLog().length + openSquid.accessLog().length).toBe(before);
         const conf = JSON.parse(fs.readFileSync(path.join(agentBase(), 'conf/agent.json'), 'utf8'));
         expect(conf.autoUpdate).toBe(false);
