@@ -1,28 +1,18 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { main } from '../../agent/cli/main.ts';
 import type { EndpointResult } from '../../agent/discovery/endpoint.ts';
 import { makeCert, opensslFingerprint, type TestCert } from '../support/certs.ts';
 import { freePort } from '../support/nginx.ts';
 import { describeWithTools } from '../support/tools.ts';
+import { runAgentMain } from '../support/agent-main.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/certagent.mjs');
 
-async function run(argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(argv, { programName: 'certagent', io: { stdout, stderr } });
-  return { code, out, err };
-}
+const run = runAgentMain;
 
 describeWithTools('certagent discover', ['openssl'], () => {
   let dir: string;

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../agent/cli/main.ts';
 import { loadUpdateState, updateStateFile } from '../../agent/updater/update-state.ts';
+import { runAgentMain } from '../support/agent-main.ts';
 
 let work: string;
 
@@ -16,16 +15,7 @@ afterAll(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function cli(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { programName: 'certagent', io: { stdout, stderr } });
-  return { code, out, err };
-}
+const cli = runAgentMain;
 
 /** The log file once `line` reached it: the file stream writes asynchronously. */
 async function logText(file: string, line: string): Promise<string> {

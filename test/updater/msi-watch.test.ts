@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../agent/cli/main.ts';
 import { OperationalError } from '../../agent/cli/errors.ts';
 import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
 import type { MsiUpgradeCommand } from '../../agent/updater/msi-upgrade.ts';
@@ -14,6 +12,7 @@ import { loadUpdateState, updateStateFile } from '../../agent/updater/update-sta
 import { runUpdate } from '../../agent/updater/updater.ts';
 import { createReleaseKey, DistHost, publishSigned } from '../support/dist-host.ts';
 import { feed } from './release-fixture.ts';
+import { runAgentMain } from '../support/agent-main.ts';
 
 let work: string;
 
@@ -102,16 +101,7 @@ function setup(machine: FakeWindows, keepPrevious = true): Setup {
   };
 }
 
-async function cli(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { programName: 'certagent', io: { stdout, stderr } });
-  return { code, out, err };
-}
+const cli = runAgentMain;
 
 function logRecords(file: string): Array<Record<string, unknown>> {
   return fs
