@@ -152,8 +152,8 @@ describeWithTools(
       return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
     }
 
-    /** The agent starts the host logged (`started certagent.exe run (pid N)`), in order. */
-    const hostStarts = () => [...hostLog().matchAll(/started certagent\.exe run \(pid (\d+)\)/g)];
+    /** The agent starts the host logged (`started certagent.exe (pid N)`), in order. */
+    const hostStarts = () => [...hostLog().matchAll(/started certagent\.exe \(pid (\d+)\)/g)];
 
     /**
      * Waits until the agent's last start logged its connection, and says whether that agent
