@@ -14,7 +14,13 @@ import type { BuildContext, ProductMetadata } from '../../packaging/packager.ts'
 import { nodeRuntime } from '../../packaging/sea/node-runtime.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { regExeRegistry } from '../../agent/platform/windows-install.ts';
-import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
+import {
+  createWinePrefix,
+  keepWineUp,
+  wineProcesses,
+  windowsPath,
+  type WinePrefix,
+} from '../support/wine.ts';
 
 const EPOCH = 1_767_225_600;
 const NODE_VERSION = JSON.parse(
@@ -63,24 +69,9 @@ async function waitFor(done: () => boolean | Promise<boolean>, what: string): Pr
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/**
- * Live certagent.exe processes of one Wine prefix, seen from Linux (Wine's tasklist lists
- * nothing): every Wine process carries WINEPREFIX in its environment.
- */
+/** Live certagent.exe processes of one Wine prefix. */
 function agentProcesses(wine: WinePrefix): number[] {
-  const pids: number[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      if (/certagent\.exe/.test(cmdline) && environ.includes(`WINEPREFIX=${wine.dir}`)) {
-        pids.push(Number(pid));
-      }
-    } catch {
-      // The process ended while being read.
-    }
-  }
-  return pids;
+  return wineProcesses(wine, /certagent\.exe/);
 }
 
 const builds = new Map<string, Promise<string>>();
@@ -269,9 +260,7 @@ describeWithTools(
       // boots it again and auto-starts certagent, so a stop could never be observed.
       // Both with no pipes of ours: the server and the services wineboot starts outlive the
       // command, and a Wine command that boots them would otherwise hold execa's pipe open.
-      const quiet = { env: wine.env, extendEnv: false, stdio: 'ignore' } as const;
-      await execa('wineserver', ['-p'], quiet);
-      await execa('wine', ['wineboot'], quiet);
+      await keepWineUp(wine);
     });
 
     afterAll(async () => {

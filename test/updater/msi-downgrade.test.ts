@@ -15,8 +15,8 @@ import {
 import { watchMsiUpgrade } from '../../agent/updater/msi-watch.ts';
 import { loadUpdateState, updateStateFile } from '../../agent/updater/update-state.ts';
 import { describeWithTools } from '../support/tools.ts';
-import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
-import { buildSmallMsi, keepWineUp, msiTable } from './small-msi.ts';
+import { createWinePrefix, keepWineUp, windowsPath, type WinePrefix } from '../support/wine.ts';
+import { buildSmallMsi, msiTable } from './small-msi.ts';
 
 const UNINSTALL_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
 

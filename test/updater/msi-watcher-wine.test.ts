@@ -7,8 +7,8 @@ import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
 import { loadUpdateState, updateStateFile } from '../../agent/updater/update-state.ts';
 import { ensureArtifacts } from '../support/release-artifacts.ts';
 import { describeWithTools } from '../support/tools.ts';
-import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
-import { buildSmallMsi, compileStandInAgent, keepWineUp, msiTable } from './small-msi.ts';
+import { createWinePrefix, keepWineUp, windowsPath, type WinePrefix } from '../support/wine.ts';
+import { buildSmallMsi, compileStandInAgent, msiTable } from './small-msi.ts';
 
 const UNINSTALL_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
 const PROGRAM_DIR = 'C:\\Program Files\\certagent';

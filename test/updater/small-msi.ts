@@ -81,15 +81,3 @@ export async function msiTable(msi: string, name: string): Promise<Array<Record<
     .filter(Boolean)
     .map((r) => Object.fromEntries(r.split('\t').map((v, i) => [cols[i], v])));
 }
-
-/**
- * One wineserver for the whole file, as test/packaging/msi.test.ts keeps it: without it Wine
- * shuts the prefix down whenever only services are left, and a command run meanwhile (a
- * `reg query`, the watcher's probe) races the next boot. No pipes of ours: the server
- * outlives the command.
- */
-export async function keepWineUp(wine: WinePrefix): Promise<void> {
-  const quiet = { env: wine.env, extendEnv: false, stdio: 'ignore' } as const;
-  await execa('wineserver', ['-p'], quiet);
-  await execa('wine', ['wineboot'], quiet);
-}
