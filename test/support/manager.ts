@@ -74,7 +74,10 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `certagent-${prefix}-`));
 }
 
-/** Starts `certagent-manager serve` on 127.0.0.1 (port 0 = any free one) and waits until it listens. */
+/**
+ * Starts `certagent-manager serve` on 127.0.0.1 (port 0 = any free one) and waits until it
+ * listens.
+ */
 export async function startManager(
   options: { dataDir?: string; heartbeatMs?: number } = {},
 ): Promise<ManagerProcess> {
