@@ -95,7 +95,10 @@ describe('bootstrap bundle', () => {
     const run = await runBundle(['/i', '/q', 'PROPERTY_TOKEN=embedded-test-token']);
     // On Linux there is no msiexec: the run gets as far as starting it, with the secret masked.
     expect(run.stdout).toMatch(
-      /running .*msiexec\.exe \/i .*certagent-3\.0\.0-x64\.msi \/qn \/norestart PROPERTY_TOKEN=\*\*\*\*\*/,
+      new RegExp(
+        String.raw`running .*msiexec\.exe \/i .*certagent-3\.0\.0-x64\.msi \/qn ` +
+          String.raw`\/norestart PROPERTY_TOKEN=\*\*\*\*\*`,
+      ),
     );
     expect(run.stderr).toMatch(/msiexec\.exe.*ENOENT/);
     expect(run.stdout + run.stderr).not.toContain('embedded-test-token');

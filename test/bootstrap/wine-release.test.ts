@@ -232,7 +232,8 @@ describeWithTools(
           `/i /q /l ${windowsPath(installLog())} PROPERTY_TOKEN=${token} ` +
             `PROPERTY_SERVER_URL=${manager.url} ` +
             'PROPERTY_SERVER_CA=C:\\ProgramData\\manager-ca.pem ' +
-            `PROPERTY_USE_PROXY=1 PROPERTY_PROXY_HOST=127.0.0.1 PROPERTY_PROXY_PORT=${squid.port} ` +
+            `PROPERTY_USE_PROXY=1 PROPERTY_PROXY_HOST=127.0.0.1 ` +
+            `PROPERTY_PROXY_PORT=${squid.port} ` +
             `PROPERTY_PROXY_USER=${PROXY_USER} PROPERTY_PROXY_PASSWORD=${PROXY_PASSWORD}`,
         );
         expect(run.output).toMatch(/msiexec exit code 0: success/);
