@@ -129,26 +129,29 @@ describe('delinea secret server store', () => {
     await s.close();
   });
 
-  it('refreshes the token once it is near expiry, and logs in again when refresh is refused', async () => {
-    let clock = 0;
-    const s = store(undefined, () => clock);
-    const before = ss.grants.length;
-    await s.getCredential('11');
-    clock += 1200 * 1000;
-    await s.getCredential('11');
-    expect(ss.grants.slice(before)).toEqual(['password', 'refresh_token']);
+  it(
+    'refreshes the token once it is near expiry, ' + 'and logs in again when refresh is refused',
+    async () => {
+      let clock = 0;
+      const s = store(undefined, () => clock);
+      const before = ss.grants.length;
+      await s.getCredential('11');
+      clock += 1200 * 1000;
+      await s.getCredential('11');
+      expect(ss.grants.slice(before)).toEqual(['password', 'refresh_token']);
 
-    ss.revokeRefreshTokens();
-    clock += 1200 * 1000;
-    await s.getCredential('11');
-    expect(ss.grants.slice(before)).toEqual([
-      'password',
-      'refresh_token',
-      'refresh_token',
-      'password',
-    ]);
-    await s.close();
-  });
+      ss.revokeRefreshTokens();
+      clock += 1200 * 1000;
+      await s.getCredential('11');
+      expect(ss.grants.slice(before)).toEqual([
+        'password',
+        'refresh_token',
+        'refresh_token',
+        'password',
+      ]);
+      await s.close();
+    },
+  );
 
   it('recovers when the access token was invalidated early', async () => {
     const s = store();

@@ -103,36 +103,39 @@ describe('vault store (plain HTTP fake)', () => {
     await store.close();
   });
 
-  it('logs in with AppRole, renews before expiry and logs in again when renewal is refused', async () => {
-    let clock = 1_000_000;
-    const deps = makeDeps();
-    const def = definition(
-      'vault',
-      { address: vault.url, role_id: ROLE_ID },
-      { secret_id: SECRET_ID },
-    );
-    const store = new VaultStore(def, deps, () => clock);
-    const count = (p: string) => vault.requests.filter((r) => r.path === p).length;
-    const logins = count('/v1/auth/approle/login');
-    const renewals = count('/v1/auth/token/renew-self');
+  it(
+    'logs in with AppRole, renews before expiry ' + 'and logs in again when renewal is refused',
+    async () => {
+      let clock = 1_000_000;
+      const deps = makeDeps();
+      const def = definition(
+        'vault',
+        { address: vault.url, role_id: ROLE_ID },
+        { secret_id: SECRET_ID },
+      );
+      const store = new VaultStore(def, deps, () => clock);
+      const count = (p: string) => vault.requests.filter((r) => r.path === p).length;
+      const logins = count('/v1/auth/approle/login');
+      const renewals = count('/v1/auth/token/renew-self');
 
-    await store.getCredential('servers/web1');
-    expect(count('/v1/auth/approle/login')).toBe(logins + 1);
+      await store.getCredential('servers/web1');
+      expect(count('/v1/auth/approle/login')).toBe(logins + 1);
 
-    clock += 2500 * 1000; // past two thirds of the 3600 s lease
-    await store.getCredential('servers/web1');
-    expect(count('/v1/auth/token/renew-self')).toBe(renewals + 1);
-    expect(count('/v1/auth/approle/login')).toBe(logins + 1);
+      clock += 2500 * 1000; // past two thirds of the 3600 s lease
+      await store.getCredential('servers/web1');
+      expect(count('/v1/auth/token/renew-self')).toBe(renewals + 1);
+      expect(count('/v1/auth/approle/login')).toBe(logins + 1);
 
-    vault.refuseRenewal = true;
-    clock += 2500 * 1000;
-    await store.getCredential('servers/web1');
-    vault.refuseRenewal = false;
-    expect(count('/v1/auth/approle/login')).toBe(logins + 2);
-    expect(deps.logText()).not.toContain(SECRET_ID);
-    expect(deps.logText()).not.toContain('hvs.');
-    await store.close();
-  });
+      vault.refuseRenewal = true;
+      clock += 2500 * 1000;
+      await store.getCredential('servers/web1');
+      vault.refuseRenewal = false;
+      expect(count('/v1/auth/approle/login')).toBe(logins + 2);
+      expect(deps.logText()).not.toContain(SECRET_ID);
+      expect(deps.logText()).not.toContain('hvs.');
+      await store.close();
+    },
+  );
 
   it('logs in again when the AppRole token expired early', async () => {
     const store = new VaultStore(
