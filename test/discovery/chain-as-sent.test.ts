@@ -11,13 +11,16 @@ import { describeWithTools } from '../support/tools.ts';
 const BIN = path.resolve(import.meta.dirname, '../../bin/certagent.mjs');
 
 // What a plain tls.connect reports: Node completes the chain from its trust store.
-const DEFAULT_CLIENT = `
+const DEFAULT_CLIENT =
+  `
 const tls = require('node:tls');
-const s = tls.connect({ host: '127.0.0.1', port: Number(process.argv[1]), rejectUnauthorized: false });
+const s = tls.connect({ host: '127.0.0.1', port: Number(process.argv[1]), rejectUnauthorized: ` +
+  `false });
 s.on('secureConnect', () => {
   const names = [];
   const seen = new Set();
-  for (let c = s.getPeerCertificate(true); c && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+  for (let c = s.getPeerCertificate(true); c && !seen.has(c.fingerprint256); c = ` +
+  `c.issuerCertificate) {
     seen.add(c.fingerprint256);
     names.push(c.subject.CN);
   }
@@ -51,14 +54,17 @@ describeWithTools('chains are recorded as the server sent them', ['openssl'], ()
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('a default Node client would add the trusted root (the trap this guards against)', async () => {
-    const res = await execa(process.execPath, ['-e', DEFAULT_CLIENT, String(port)], { env });
-    expect(JSON.parse(res.stdout)).toEqual([
-      'sent.test',
-      'sent.test Test Intermediate',
-      'sent.test Test Root',
-    ]);
-  });
+  it(
+    'a default Node client would add the ' + 'trusted root (the trap this guards against)',
+    async () => {
+      const res = await execa(process.execPath, ['-e', DEFAULT_CLIENT, String(port)], { env });
+      expect(JSON.parse(res.stdout)).toEqual([
+        'sent.test',
+        'sent.test Test Intermediate',
+        'sent.test Test Root',
+      ]);
+    },
+  );
 
   it('certagent discover reports only the leaf and intermediate the server sent', async () => {
     const res = await execa(BIN, ['discover', '127.0.0.1', '-p', String(port), '--json'], { env });

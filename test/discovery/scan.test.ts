@@ -75,7 +75,10 @@ function byPort(results: EndpointResult[], port: number): EndpointResult {
 }
 
 function tlsServer(cert: string, host: string): string {
-  return `ssl_certificate ${cert}; ssl_certificate_key ${path.dirname(cert)}/key.pem; return 200 "${host}\\n";`;
+  return (
+    `ssl_certificate ${cert}; ssl_certificate_key ${path.dirname(cert)}/key.pem; return ` +
+    `200 "${host}\\n";`
+  );
 }
 
 async function makeFixture(): Promise<Fixture> {
@@ -121,8 +124,10 @@ async function makeFixture(): Promise<Fixture> {
       `${at('expired')} ssl; ${tlsServer(expired.certPath, 'expired')}`,
       `${at('sni')} ssl; server_name a.test; ${tlsServer(sniA.certPath, 'a')}`,
       `${at('sni')} ssl; server_name b.test; ${tlsServer(sniB.certPath, 'b')}`,
-      `${at('legacy')} ssl; ssl_protocols TLSv1; ssl_ciphers "DEFAULT:@SECLEVEL=0"; ${tlsServer(legacy.certPath, 'legacy')}`,
-      `${at('clientCert')} ssl; ssl_verify_client on; ssl_client_certificate ${rsa.root.certPath}; ${tlsServer(rsa.fullchainPath, 'cc')}`,
+      `${at('legacy')} ssl; ssl_protocols TLSv1; ssl_ciphers ` +
+        `"DEFAULT:@SECLEVEL=0"; ${tlsServer(legacy.certPath, 'legacy')}`,
+      `${at('clientCert')} ssl; ssl_verify_client on; ` +
+        `ssl_client_certificate ${rsa.root.certPath}; ${tlsServer(rsa.fullchainPath, 'cc')}`,
       `${at('manySans')} ssl; ${tlsServer(manySans.certPath, 'many')}`,
       `${at('http')}; return 200 "plain\\n";`,
       `listen [::1]:${ports.ipv6} ssl; ${tlsServer(rsa.fullchainPath, 'v6')}`,
@@ -209,29 +214,32 @@ describeWithTools('discovery scan against real servers', ['nginx', 'openssl'], (
     if (fx) await fs.rm(fx.dir, { recursive: true, force: true });
   });
 
-  it('records an RSA leaf and intermediate as sent, fingerprints as openssl computes them', async () => {
-    const r = byPort(results, fx.ports.rsa!);
-    expect(r.error).toBeUndefined();
-    expect(r.chain.map((c) => c.sha256)).toEqual([
-      await opensslFingerprint(fx.rsa.leaf.certPath),
-      await opensslFingerprint(fx.rsa.intermediate.certPath),
-    ]);
-    const [leaf, intermediate] = r.chain;
-    expect(leaf).toMatchObject({
-      subject: 'CN=rsa.test',
-      issuer: 'CN=rsa.test Test Intermediate',
-      keyType: 'rsa',
-      keyBits: 2048,
-      signatureAlgorithm: 'sha256WithRSAEncryption',
-      sans: ['DNS:rsa.test', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1'],
-    });
-    expect(intermediate!.issuer).toBe('CN=rsa.test Test Root');
-    expect(leaf!.pem.trim()).toBe(fx.rsa.leaf.pem.trim());
-    // nginx 1.22 offers up to TLS 1.2 unless told otherwise.
-    expect(r.tlsVersion).toMatch(/^TLSv1\.[23]$/);
-    expect(r.cipher).toMatch(/^TLS_/);
-    expect(r.sni).toBeNull();
-  });
+  it(
+    'records an RSA leaf and intermediate as ' + 'sent, fingerprints as openssl computes them',
+    async () => {
+      const r = byPort(results, fx.ports.rsa!);
+      expect(r.error).toBeUndefined();
+      expect(r.chain.map((c) => c.sha256)).toEqual([
+        await opensslFingerprint(fx.rsa.leaf.certPath),
+        await opensslFingerprint(fx.rsa.intermediate.certPath),
+      ]);
+      const [leaf, intermediate] = r.chain;
+      expect(leaf).toMatchObject({
+        subject: 'CN=rsa.test',
+        issuer: 'CN=rsa.test Test Intermediate',
+        keyType: 'rsa',
+        keyBits: 2048,
+        signatureAlgorithm: 'sha256WithRSAEncryption',
+        sans: ['DNS:rsa.test', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1'],
+      });
+      expect(intermediate!.issuer).toBe('CN=rsa.test Test Root');
+      expect(leaf!.pem.trim()).toBe(fx.rsa.leaf.pem.trim());
+      // nginx 1.22 offers up to TLS 1.2 unless told otherwise.
+      expect(r.tlsVersion).toMatch(/^TLSv1\.[23]$/);
+      expect(r.cipher).toMatch(/^TLS_/);
+      expect(r.sni).toBeNull();
+    },
+  );
 
   it('records an ECDSA chain with curve sizes and ECDSA signatures', async () => {
     const r = byPort(results, fx.ports.ec!);
@@ -354,28 +362,32 @@ describeWithTools('discovery scan against real servers', ['nginx', 'openssl'], (
     }
   });
 
-  it('closes probes in flight and lets go of the caller signal when the consumer stops', async () => {
-    const pool = await silentPeers(3, fx.ports.silent!);
-    const controller = new AbortController();
-    try {
-      for await (const r of scan({
-        targets: ['127.0.0.2-4'],
-        ports: `${fx.ports.closed},${fx.ports.silent}`,
-        timeoutMs: 600_000,
-        signal: controller.signal,
-      })) {
-        expect(r.error?.code).toBe('refused');
-        break;
+  it(
+    'closes probes in flight and lets go of ' + 'the caller signal when the consumer stops',
+    async () => {
+      const pool = await silentPeers(3, fx.ports.silent!);
+      const controller = new AbortController();
+      try {
+        for await (const r of scan({
+          targets: ['127.0.0.2-4'],
+          ports: `${fx.ports.closed},${fx.ports.silent}`,
+          timeoutMs: 600_000,
+          signal: controller.signal,
+        })) {
+          expect(r.error?.code).toBe('refused');
+          break;
+        }
+        expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+        // With a ten-minute probe timeout, only the early exit can have closed them.
+        for (let i = 0; i < 100 && pool.open() > 0; i++)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(pool.open()).toBe(0);
+        expect(pool.accepted()).toBeGreaterThan(0);
+      } finally {
+        await pool.close();
       }
-      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
-      // With a ten-minute probe timeout, only the early exit can have closed them.
-      for (let i = 0; i < 100 && pool.open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(pool.open()).toBe(0);
-      expect(pool.accepted()).toBeGreaterThan(0);
-    } finally {
-      await pool.close();
-    }
-  });
+    },
+  );
 
   it('reports progress once per endpoint', async () => {
     const seen: Array<{ done: number; found: number }> = [];
