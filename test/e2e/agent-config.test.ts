@@ -51,7 +51,8 @@ async function startConnectProxy(user: string, password: string) {
     tunnels.push({ target: req.url ?? '', auth });
     if (auth !== `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`) {
       client.end(
-        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n',
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: ' +
+          'Basic\r\nContent-Length: 0\r\n\r\n',
       );
       return;
     }
@@ -194,26 +195,29 @@ describe('registration through the configured proxy', () => {
     if (manager) fs.rmSync(manager.dataDir, { recursive: true, force: true });
   });
 
-  it('tunnels to the manager with the unsealed password, and fails clearly with a wrong one', async () => {
-    const base = newBase();
-    for (const [k, v] of [
-      ['proxy.host', '127.0.0.1'],
-      ['proxy.port', String(proxy.port)],
-      ['proxy.user', 'alice'],
-    ]) {
-      await agent(base, ['config', 'set', k!, v!]);
-    }
-    await setSecret(base, 'proxy.password', 'wrong');
-    const { token } = await addAgent(manager.dataDir, 'via-proxy');
-    const refused = await agent(base, registerArgs(manager, token));
-    expect(refused.code).toBe(1);
-    expect(refused.err).toMatch(/cannot reach the management server/);
+  it(
+    'tunnels to the manager with the unsealed ' + 'password, and fails clearly with a wrong one',
+    async () => {
+      const base = newBase();
+      for (const [k, v] of [
+        ['proxy.host', '127.0.0.1'],
+        ['proxy.port', String(proxy.port)],
+        ['proxy.user', 'alice'],
+      ]) {
+        await agent(base, ['config', 'set', k!, v!]);
+      }
+      await setSecret(base, 'proxy.password', 'wrong');
+      const { token } = await addAgent(manager.dataDir, 'via-proxy');
+      const refused = await agent(base, registerArgs(manager, token));
+      expect(refused.code).toBe(1);
+      expect(refused.err).toMatch(/cannot reach the management server/);
 
-    await setSecret(base, 'proxy.password', 'pr0xy-pw');
-    const ok = await agent(base, registerArgs(manager, token));
-    expect(ok.code, ok.err).toBe(0);
-    expect(proxy.tunnels.at(-1)).toMatchObject({ target: `127.0.0.1:${manager.port}` });
-  });
+      await setSecret(base, 'proxy.password', 'pr0xy-pw');
+      const ok = await agent(base, registerArgs(manager, token));
+      expect(ok.code, ok.err).toBe(0);
+      expect(proxy.tunnels.at(-1)).toMatchObject({ target: `127.0.0.1:${manager.port}` });
+    },
+  );
 
   it('trusts SSL_CERT_FILE, and says what to do when the server CA is unknown', async () => {
     const { token } = await addAgent(manager.dataDir, 'via-env-ca');

@@ -41,7 +41,8 @@ class Tmux {
     const tmux = new Tmux(path.join(socketDir, 'tmux.sock'));
     sessions.push(tmux);
     // The pane stays after the command ends so that its last screen and exit code can be read.
-    const command = `node ${AGENT_BIN} --base-dir ${base} ${args.join(' ')}; echo "EXIT=$?"; sleep 600`;
+    const command =
+      `node ${AGENT_BIN} --base-dir ${base} ${args.join(' ')}; echo "EXIT=$?"; ` + `sleep 600`;
     // -f /dev/null: no user tmux.conf may change keys or the screen.
     await execa('tmux', [
       '-S',
@@ -189,39 +190,42 @@ function scriptedTerminal(script: Array<[RegExp, string]>) {
 }
 
 describe('config interactive on plain streams', () => {
-  it('runs every prompt (the output stream survives each prompt) and re-asks a bad port', async () => {
-    const base = registeredBase({ autoUpdate: true, proxy: {} });
-    const BACKSPACE = '\x7f';
-    const term = scriptedTerminal([
-      [/Use a proxy/, 'y\r'],
-      [/PAC URL/, '\r'],
-      [/Proxy host/, 'proxy.test\r'],
-      [/Proxy port/, '0\r'],
-      [/between 1 and 65535, not "0"/, `${BACKSPACE}8080\r`],
-      [/NTLM domain/, '\r'],
-      [/Proxy user/, 'bob\r'],
-      [/Proxy password/, 'stream-S3cret\r'],
-      [/automatic updates/, 'n\r'],
-    ]);
-    const out = new PassThrough();
-    let printed = '';
-    out.on('data', (d: Buffer) => (printed += d.toString()));
-    try {
-      await Promise.race([
-        runConfigInteractive(resolvePaths(base), { stdout: out }, term.io),
-        term.timedOut,
+  it(
+    'runs every prompt (the output stream ' + 'survives each prompt) and re-asks a bad port',
+    async () => {
+      const base = registeredBase({ autoUpdate: true, proxy: {} });
+      const BACKSPACE = '\x7f';
+      const term = scriptedTerminal([
+        [/Use a proxy/, 'y\r'],
+        [/PAC URL/, '\r'],
+        [/Proxy host/, 'proxy.test\r'],
+        [/Proxy port/, '0\r'],
+        [/between 1 and 65535, not "0"/, `${BACKSPACE}8080\r`],
+        [/NTLM domain/, '\r'],
+        [/Proxy user/, 'bob\r'],
+        [/Proxy password/, 'stream-S3cret\r'],
+        [/automatic updates/, 'n\r'],
       ]);
-    } finally {
-      term.done();
-    }
-    expect(term.steps()).toBe(9);
-    expect(printed).toMatch(/configuration saved to/);
-    const config = readConfig(base);
-    expect(config).toMatchObject({
-      autoUpdate: false,
-      proxy: { host: 'proxy.test', port: 8080, user: 'bob' },
-    });
-    expect(config.proxy.password).toMatch(/^sealed:v1:/);
-    expect(JSON.stringify(config)).not.toContain('stream-S3cret');
-  });
+      const out = new PassThrough();
+      let printed = '';
+      out.on('data', (d: Buffer) => (printed += d.toString()));
+      try {
+        await Promise.race([
+          runConfigInteractive(resolvePaths(base), { stdout: out }, term.io),
+          term.timedOut,
+        ]);
+      } finally {
+        term.done();
+      }
+      expect(term.steps()).toBe(9);
+      expect(printed).toMatch(/configuration saved to/);
+      const config = readConfig(base);
+      expect(config).toMatchObject({
+        autoUpdate: false,
+        proxy: { host: 'proxy.test', port: 8080, user: 'bob' },
+      });
+      expect(config.proxy.password).toMatch(/^sealed:v1:/);
+      expect(JSON.stringify(config)).not.toContain('stream-S3cret');
+    },
+  );
 });

@@ -124,26 +124,29 @@ describeWithTools('manager trust, --server default, MSI first start', ['openssl'
       await serviceConnected(base);
     });
 
-    it('registered through SSL_CERT_FILE, runs when the variable names another file or none', async () => {
-      const { token } = await addAgent(manager.dataDir, 'pin-env');
-      const base = scratch('pin-env');
-      const reg = await agentCli(base, ['register', '--server', manager.url], {
-        CERTAGENT_TOKEN: token,
-        SSL_CERT_FILE: manager.caPath,
-      });
-      expect(reg.exitCode, reg.stderr).toBe(0);
+    it(
+      'registered through SSL_CERT_FILE, runs ' + 'when the variable names another file or none',
+      async () => {
+        const { token } = await addAgent(manager.dataDir, 'pin-env');
+        const base = scratch('pin-env');
+        const reg = await agentCli(base, ['register', '--server', manager.url], {
+          CERTAGENT_TOKEN: token,
+          SSL_CERT_FILE: manager.caPath,
+        });
+        expect(reg.exitCode, reg.stderr).toBe(0);
 
-      // What the container image does: the variable always names the image's bundle.
-      running.push(runAgent(base, { SSL_CERT_FILE: unrelated.certPath }));
-      await serviceConnected(base);
-      for (const p of running.splice(0)) {
-        p.kill('SIGTERM');
-        await p;
-      }
+        // What the container image does: the variable always names the image's bundle.
+        running.push(runAgent(base, { SSL_CERT_FILE: unrelated.certPath }));
+        await serviceConnected(base);
+        for (const p of running.splice(0)) {
+          p.kill('SIGTERM');
+          await p;
+        }
 
-      running.push(runAgent(base, { SSL_CERT_FILE: path.join(dir, 'no-such-bundle.pem') }));
-      await serviceConnected(base);
-    });
+        running.push(runAgent(base, { SSL_CERT_FILE: path.join(dir, 'no-such-bundle.pem') }));
+        await serviceConnected(base);
+      },
+    );
 
     it('refuses a server whose certificate only SSL_CERT_FILE would vouch for', async () => {
       const { token } = await addAgent(manager.dataDir, 'pin-impostor');

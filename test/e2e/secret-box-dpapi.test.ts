@@ -67,20 +67,24 @@ function thrown(fn: () => unknown): Error & { code?: string } {
 }
 
 describe('secret-box key file, DPAPI form', () => {
-  it('creates the key protected: dpapi:v1, then base64; a second box opens what the first sealed', () => {
-    const { protector, calls } = fakeDpapi();
-    const sealed = SecretBox.open(keyFile, protector).seal('pr0xy-pw', 'proxy');
+  it(
+    'creates the key protected: dpapi:v1, then base64; a second box opens what the first ' +
+      'sealed',
+    () => {
+      const { protector, calls } = fakeDpapi();
+      const sealed = SecretBox.open(keyFile, protector).seal('pr0xy-pw', 'proxy');
 
-    const [mark, blob, rest] = keyFileText().split('\n');
-    expect(`${mark}\n`).toBe(MARK);
-    expect(blob).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
-    expect(rest).toBe('');
-    expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
-    expect(calls.protect).toBe(1);
+      const [mark, blob, rest] = keyFileText().split('\n');
+      expect(`${mark}\n`).toBe(MARK);
+      expect(blob).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
+      expect(rest).toBe('');
+      expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(calls.protect).toBe(1);
 
-    expect(SecretBox.open(keyFile, protector).open(sealed, 'proxy')).toBe('pr0xy-pw');
-    expect(calls.unprotect).toBe(1);
-  });
+      expect(SecretBox.open(keyFile, protector).open(sealed, 'proxy')).toBe('pr0xy-pw');
+      expect(calls.unprotect).toBe(1);
+    },
+  );
 
   it('migrates a clear key: rewritten protected in place, sealed values still open', () => {
     const key = writeClearKey();
@@ -158,12 +162,15 @@ describe('secret-box key file, DPAPI form', () => {
     expect(err.message).toContain('not base64');
   });
 
-  it('rejects a blob that opens to a key of the wrong size (another program’s DPAPI data)', () => {
-    const short: KeyProtector = { protect: (k) => k, unprotect: () => Buffer.alloc(16) };
-    fs.writeFileSync(keyFile, `${MARK}${Buffer.alloc(64, 7).toString('base64')}\n`);
-    const err = thrown(() => SecretBox.open(keyFile, short));
-    expect(err.message).toContain(`${keyFile} opens to 16 bytes, expected 32`);
-  });
+  it(
+    'rejects a blob that opens to a key of the ' + 'wrong size (another program’s DPAPI data)',
+    () => {
+      const short: KeyProtector = { protect: (k) => k, unprotect: () => Buffer.alloc(16) };
+      fs.writeFileSync(keyFile, `${MARK}${Buffer.alloc(64, 7).toString('base64')}\n`);
+      const err = thrown(() => SecretBox.open(keyFile, short));
+      expect(err.message).toContain(`${keyFile} opens to 16 bytes, expected 32`);
+    },
+  );
 
   it('on Linux refuses a DPAPI key file instead of misreading it, naming the file', () => {
     SecretBox.open(keyFile, fakeDpapi().protector).seal('x');
@@ -190,7 +197,8 @@ function fakeServiceHost(): { exe: string; argsLog: string } {
     exe,
     `#!${process.execPath}
 const fs = require('node:fs');
-fs.appendFileSync(${JSON.stringify(argsLog)}, fs.readFileSync('/proc/self/cmdline', 'latin1') + '\\n');
+fs.appendFileSync(${JSON.stringify(argsLog)}, fs.readFileSync('/proc/self/cmdline', 'latin1') ` +
+      `+ '\\n');
 const input = fs.readFileSync(0);
 const magic = Buffer.from('FAKEDPAPI');
 const [, , mode, verb] = process.argv;
