@@ -80,13 +80,17 @@ function answer(
   if (query.AppID !== options.appId) {
     return send(403, {
       ErrorCode: 'APPAP306E',
-      ErrorMsg: `Failed to verify application authentication data: Application [${query.AppID}] is not defined.`,
+      ErrorMsg:
+        `Failed to verify application authentication data: Application ` +
+        `[${query.AppID}] is not defined.`,
     });
   }
   if (options.clientCertCn && clientCn !== options.clientCertCn) {
     return send(403, {
       ErrorCode: 'APPAP282E',
-      ErrorMsg: `Failed to verify application authentication data: client certificate of application [${query.AppID}] is missing or not trusted.`,
+      ErrorMsg:
+        `Failed to verify application authentication data: client certificate of ` +
+        `application [${query.AppID}] is missing or not trusted.`,
     });
   }
   const criteria = criteriaOf(query);

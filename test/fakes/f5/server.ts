@@ -66,7 +66,10 @@ export async function startFakeF5WithSite(dir: string, password: string): Promis
   });
 }
 
-/** `certagent-manager nodes add` arguments for lb1, reached over REST with local-store's `bigip`. */
+/**
+ * `certagent-manager nodes add` arguments for lb1, reached over REST with local-store's
+ * `bigip`.
+ */
 export function f5NodeAddArgs(f5: FakeF5, agent: string, caFile: string): string[] {
   return [
     'nodes',
@@ -362,7 +365,8 @@ function profile(state: F5State, method: string, fullPath: string, body: Buffer)
         400,
         errorBody(
           400,
-          `010717e3:3: Client SSL profile must have RSA certificate/key pair. (${c.cert} not found)`,
+          `010717e3:3: Client SSL profile must have RSA certificate/key pair. (${c.cert} not ` +
+            `found)`,
         ),
       ];
     if (!c.key || !state.keys.has(c.key))
@@ -382,7 +386,8 @@ function profile(state: F5State, method: string, fullPath: string, body: Buffer)
         400,
         errorBody(
           400,
-          `01070313:3: Error reading key PEM file ${c.key} for profile ${fullPath}: key and certificate do not match`,
+          `01070313:3: Error reading key PEM file ${c.key} for profile ${fullPath}: key and ` +
+            `certificate do not match`,
         ),
       ];
   }
@@ -392,7 +397,8 @@ function profile(state: F5State, method: string, fullPath: string, body: Buffer)
       400,
       errorBody(
         400,
-        `01071ac9:3: Profile ${fullPath} is in use by a virtual server whose configuration is locked.`,
+        `01071ac9:3: Profile ${fullPath} is in use by a virtual server whose configuration is ` +
+          `locked.`,
       ),
     ];
   }

@@ -20,8 +20,10 @@ export interface FakeWinRm {
 }
 
 const NS_DECL =
-  'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" ' +
-  'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" ' +
+  'xmlns:s="http://www.w3.org/2003/05/soap-envelope" ' +
+  'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" ' +
+  'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" ' +
+  'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" ' +
   'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer"';
 const SHELL_URI = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd';
 const A = {
@@ -147,7 +149,13 @@ export async function startFakeWinRm(options: {
         200,
         envelope(
           A.create + 'Response',
-          `<x:ResourceCreated><a:Address>http://localhost/wsman</a:Address><a:ReferenceParameters><w:ResourceURI>${SHELL_URI}</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">${id}</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated><rsp:Shell><rsp:ShellId>${id}</rsp:ShellId><rsp:ResourceUri>${SHELL_URI}</rsp:ResourceUri><rsp:State>Connected</rsp:State></rsp:Shell>`,
+          `<x:ResourceCreated><a:Address>http://localhost/wsman</a:Address>` +
+            `<a:ReferenceParameters><w:ResourceURI>${SHELL_URI}</w:ResourceURI>` +
+            `<w:SelectorSet><w:Selector Name="ShellId">${id}</w:Selector></w:SelectorSet>` +
+            `</a:ReferenceParameters></x:ResourceCreated><rsp:Shell>` +
+            `<rsp:ShellId>${id}</rsp:ShellId>` +
+            `<rsp:ResourceUri>${SHELL_URI}</rsp:ResourceUri><rsp:State>` +
+            `Connected</rsp:State></rsp:Shell>`,
         ),
       ];
     }
@@ -157,7 +165,8 @@ export async function startFakeWinRm(options: {
         500,
         fault(
           '2150858843',
-          `The request for the Windows Remote Shell with ShellId ${shellId} failed because the shell was not found on the server.`,
+          `The request for the Windows Remote Shell with ShellId ${shellId} failed because ` +
+            `the shell was not found on the server.`,
         ),
       ];
     const body = env.Body ?? {};
@@ -202,7 +211,8 @@ export async function startFakeWinRm(options: {
         500,
         fault(
           '2150858793',
-          'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.',
+          'The WS-Management service cannot complete the operation within the time specified ' +
+            'in OperationTimeout.',
         ),
       ];
     }
@@ -210,13 +220,18 @@ export async function startFakeWinRm(options: {
     const stdout = Buffer.from(out.stdout);
     const half = Math.floor(stdout.length / 2);
     const stream = (name: string, data: Buffer, end = false) =>
-      `<rsp:Stream Name="${name}" CommandId="${id}"${end ? ' End="true"' : ''}>${data.toString('base64')}</rsp:Stream>`;
+      `<rsp:Stream Name="${name}" CommandId="${id}"${end ? ' End="true"' : ''}>` +
+      `${data.toString('base64')}</rsp:Stream>`;
     if (cmd.receives === 2) {
       return [
         200,
         envelope(
           A.receive + 'Response',
-          `<rsp:ReceiveResponse>${stream('stdout', stdout.subarray(0, half))}<rsp:CommandState CommandId="${id}" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"/></rsp:ReceiveResponse>`,
+          `<rsp:ReceiveResponse>${stream('stdout', stdout.subarray(0, half))}` +
+            `<rsp:CommandState CommandId="${id}" ` +
+            `State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/` +
+            `CommandState/Running"/>` +
+            `</rsp:ReceiveResponse>`,
         ),
       ];
     }
@@ -225,7 +240,12 @@ export async function startFakeWinRm(options: {
       200,
       envelope(
         A.receive + 'Response',
-        `<rsp:ReceiveResponse>${stream('stdout', stdout.subarray(half))}${err}${stream('stdout', Buffer.alloc(0), true)}<rsp:CommandState CommandId="${id}" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"><rsp:ExitCode>${out.exitCode ?? 0}</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>`,
+        `<rsp:ReceiveResponse>${stream('stdout', stdout.subarray(half))}${err}` +
+          `${stream('stdout', Buffer.alloc(0), true)}` +
+          `<rsp:CommandState CommandId="${id}" ` +
+          `State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done">` +
+          `<rsp:ExitCode>${out.exitCode ?? 0}</rsp:ExitCode></rsp:CommandState>` +
+          `</rsp:ReceiveResponse>`,
       ),
     ];
   }
@@ -249,9 +269,25 @@ function text(v: unknown): string {
 }
 
 function envelope(action: string, body: string): string {
-  return `<s:Envelope xml:lang="en-US" ${NS_DECL}><s:Header><a:Action>${action}</a:Action><a:MessageID>uuid:${crypto.randomUUID().toUpperCase()}</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To></s:Header><s:Body>${body}</s:Body></s:Envelope>`;
+  return (
+    `<s:Envelope ` +
+    `xml:lang="en-US" ${NS_DECL}><s:Header><a:Action>${action}</a:Action><a:MessageID>` +
+    `uuid:${crypto.randomUUID().toUpperCase()}</a:MessageID><a:To>` +
+    `http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>` +
+    `</s:Header><s:Body>${body}</s:Body></s:Envelope>`
+  );
 }
 
 function fault(code: string, message: string): string {
-  return `<s:Envelope xml:lang="en-US" ${NS_DECL}><s:Header><a:Action>http://schemas.dmtf.org/wbem/wsman/1/wsman/fault</a:Action></s:Header><s:Body><s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>w:InternalError</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">${message}</s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="${code}" Machine="fakewin"><f:Message>${message}</f:Message></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>`;
+  return (
+    `<s:Envelope ` +
+    `xml:lang="en-US" ${NS_DECL}><s:Header><a:Action>` +
+    `http://schemas.dmtf.org/wbem/wsman/1/wsman/fault</a:Action></s:Header>` +
+    `<s:Body><s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>` +
+    `w:InternalError</s:Value></s:Subcode></s:Code><s:Reason><s:Text ` +
+    `xml:lang="en-US">${message}</s:Text></s:Reason><s:Detail><f:WSManFault ` +
+    `xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" ` +
+    `Code="${code}" Machine="fakewin"><f:Message>${message}</f:Message>` +
+    `</f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>`
+  );
 }
