@@ -58,22 +58,25 @@ describeWithTools('F5 BIG-IP installation over iControl REST (fake)', ['openssl'
   };
   const subject = { commonName: 'shop.example.com', altNames: ['shop.example.com'] };
 
-  it('discovers the client-SSL profile, its virtual server and the served fingerprint', async () => {
-    const c = await client();
-    try {
-      const sites = await discoverF5Sites(c);
-      expect(sites).toEqual([
-        expect.objectContaining({
-          id: 'f5:/Common/shop-ssl:443',
-          listen: [{ address: '10.0.0.10', port: 443 }],
-          certPath: '/Common/shop.crt',
-          fingerprint: leafFingerprint(oldPem),
-        }),
-      ]);
-    } finally {
-      await c.close();
-    }
-  });
+  it(
+    'discovers the client-SSL profile, its ' + 'virtual server and the served fingerprint',
+    async () => {
+      const c = await client();
+      try {
+        const sites = await discoverF5Sites(c);
+        expect(sites).toEqual([
+          expect.objectContaining({
+            id: 'f5:/Common/shop-ssl:443',
+            listen: [{ address: '10.0.0.10', port: 443 }],
+            certPath: '/Common/shop.crt',
+            fingerprint: leafFingerprint(oldPem),
+          }),
+        ]);
+      } finally {
+        await c.close();
+      }
+    },
+  );
 
   it('installs key and certificate under new names and points the profile at them', async () => {
     const c = await client();

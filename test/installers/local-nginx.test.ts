@@ -76,28 +76,33 @@ describeWithTools('local installation on a test nginx', ['nginx', 'openssl'], ()
     expect(ca.requests.every((r) => !r.includes('PRIVATE KEY'))).toBe(true);
   });
 
-  it('rolls back when the configuration test fails, and the old certificate is still served', async () => {
-    const b = site('b.test');
-    const before = fs.readFileSync(b.certPath!, 'utf8');
-    const broken = path.join(nginx.dir, 'sites-enabled', 'zz-broken.conf');
-    fs.writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; this_is_not_a_directive; }\n');
-    try {
-      const result = await installOnFileServer({
-        conn,
-        site: b,
-        control: control(),
-        signer: ca,
-        nodeHost: '127.0.0.1',
-      });
-      expect(result.status).toBe('failed');
-      expect(result.error).toMatchObject({ step: 'config-test', rolledBack: true });
-      expect(result.error!.message).toMatch(/this_is_not_a_directive/);
-    } finally {
-      fs.rmSync(broken);
-    }
-    expect(fs.readFileSync(b.certPath!, 'utf8')).toBe(before);
-    expect(await servedFingerprint('127.0.0.1', ports[1]!, 'b.test')).toBe(leafFingerprint(before));
-  });
+  it(
+    'rolls back when the configuration test ' + 'fails, and the old certificate is still served',
+    async () => {
+      const b = site('b.test');
+      const before = fs.readFileSync(b.certPath!, 'utf8');
+      const broken = path.join(nginx.dir, 'sites-enabled', 'zz-broken.conf');
+      fs.writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; this_is_not_a_directive; }\n');
+      try {
+        const result = await installOnFileServer({
+          conn,
+          site: b,
+          control: control(),
+          signer: ca,
+          nodeHost: '127.0.0.1',
+        });
+        expect(result.status).toBe('failed');
+        expect(result.error).toMatchObject({ step: 'config-test', rolledBack: true });
+        expect(result.error!.message).toMatch(/this_is_not_a_directive/);
+      } finally {
+        fs.rmSync(broken);
+      }
+      expect(fs.readFileSync(b.certPath!, 'utf8')).toBe(before);
+      expect(await servedFingerprint('127.0.0.1', ports[1]!, 'b.test')).toBe(
+        leafFingerprint(before),
+      );
+    },
+  );
 
   it('rolls back when the server never picks up the new certificate', async () => {
     const b = site('b.test');

@@ -84,27 +84,33 @@ describeWithTools('installation over SSH with sudo on a real Apache', tools, () 
     });
   const site = (name: string) => sites.find((s) => s.serverNames[0] === name)!;
 
-  it('discovers both vhosts through sudo, with the chain file and served fingerprints', async () => {
-    expect(sites).toHaveLength(2);
-    expect(site('b.test').chainPath).toBe(path.join(dir, 'certs', 'chain.pem'));
-    expect(site('a.test').chainPath).toBeUndefined();
-    expect(site('a.test').fingerprint).toBe(
-      await servedFingerprint('127.0.0.1', ports[0]!, 'a.test'),
-    );
-  });
+  it(
+    'discovers both vhosts through sudo, with ' + 'the chain file and served fingerprints',
+    async () => {
+      expect(sites).toHaveLength(2);
+      expect(site('b.test').chainPath).toBe(path.join(dir, 'certs', 'chain.pem'));
+      expect(site('a.test').chainPath).toBeUndefined();
+      expect(site('a.test').fingerprint).toBe(
+        await servedFingerprint('127.0.0.1', ports[0]!, 'a.test'),
+      );
+    },
+  );
 
-  it('replaces the certificate of a vhost with a chain file; key stays root-owned 0600', async () => {
-    const b = site('b.test');
-    const result = await install(b);
-    expect(result.error).toBeUndefined();
-    expect(await servedFingerprint('127.0.0.1', ports[1]!, 'b.test')).toBe(result.fingerprint);
-    const key = fs.statSync(b.keyPath!);
-    expect([key.mode & 0o777, key.uid, key.gid]).toEqual([0o600, 0, 0]);
-    // Leaf alone in the certificate file, CA in the chain file.
-    expect(fs.readFileSync(b.certPath!, 'utf8').match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
-    expect(fs.readFileSync(b.chainPath!, 'utf8')).toBe(`${ca.certPem.trim()}\n`);
-    expect(result.backups).toHaveLength(3);
-  });
+  it(
+    'replaces the certificate of a vhost with ' + 'a chain file; key stays root-owned 0600',
+    async () => {
+      const b = site('b.test');
+      const result = await install(b);
+      expect(result.error).toBeUndefined();
+      expect(await servedFingerprint('127.0.0.1', ports[1]!, 'b.test')).toBe(result.fingerprint);
+      const key = fs.statSync(b.keyPath!);
+      expect([key.mode & 0o777, key.uid, key.gid]).toEqual([0o600, 0, 0]);
+      // Leaf alone in the certificate file, CA in the chain file.
+      expect(fs.readFileSync(b.certPath!, 'utf8').match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+      expect(fs.readFileSync(b.chainPath!, 'utf8')).toBe(`${ca.certPem.trim()}\n`);
+      expect(result.backups).toHaveLength(3);
+    },
+  );
 
   it('rolls back a broken configuration and keeps serving the old certificate', async () => {
     const a = site('a.test');

@@ -71,7 +71,8 @@ function emulateIis(iis: FakeIis, dir: string) {
           return {
             stdout: '',
             stderr:
-              'certreq -accept failed with -2146885628\r\nCannot find object or property. 0x80092004',
+              'certreq -accept failed with -2146885628\r\nCannot find object or property. ' +
+              '0x80092004',
             exitCode: 1,
           };
         thumb = thumbprint(p.certPem);
