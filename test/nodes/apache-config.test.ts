@@ -5,7 +5,9 @@ import {
   parseApacheVhostBlock,
 } from '../../agent/nodes/apache-config.ts';
 
-const SUMMARY = `AH00558: apache2: Could not reliably determine the server's fully qualified domain name
+const SUMMARY =
+  `AH00558: apache2: Could not reliably determine the server's fully qualified ` +
+  `domain name
 VirtualHost configuration:
 *:443                  is a NameVirtualHost
          default server shop.example.com (/etc/apache2/sites-enabled/shop-ssl.conf:2)
@@ -90,7 +92,8 @@ describe('apachectl -S parsing', () => {
 
   it('stops at the end of the block instead of reading the next vhost', () => {
     const text =
-      '<VirtualHost *:443>\nSSLEngine on\n</VirtualHost>\n<VirtualHost *:443>\nSSLCertificateFile /b.pem\n</VirtualHost>';
+      '<VirtualHost *:443>\nSSLEngine on\n</VirtualHost>\n<VirtualHost ' +
+      '*:443>\nSSLCertificateFile /b.pem\n</VirtualHost>';
     expect(parseApacheVhostBlock(text, 1).cert).toBeUndefined();
   });
 });

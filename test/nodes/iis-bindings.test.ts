@@ -5,7 +5,10 @@ describe('IIS binding list parsing', () => {
   it.each([
     {
       title: 'host header binding on every address',
-      json: '[{"site":"Default Web Site","bindingInformation":"*:443:shop.example.com","certificateHash":"AB12","certificateStoreName":"My","sha256":"ff00","sslFlags":1}]',
+      json:
+        '[{"site":"Default Web ' +
+        'Site","bindingInformation":"*:443:shop.example.com","certificateHash":"AB12",' +
+        '"certificateStoreName":"My","sha256":"ff00","sslFlags":1}]',
       sites: [
         {
           id: 'iis:shop.example.com:443',
@@ -18,8 +21,11 @@ describe('IIS binding list parsing', () => {
     },
     {
       title:
-        'one object instead of an array (ConvertTo-Json of a single item), address binding, no host header',
-      json: '{"site":"intranet","bindingInformation":"10.1.2.3:8443:","certificateHash":null,"certificateStoreName":null,"sha256":null}\r\n',
+        'one object instead of an array (ConvertTo-Json of a single item), address binding, ' +
+        'no host header',
+      json:
+        '{"site":"intranet","bindingInformation":"10.1.2.3:8443:","certificateHash":null,' +
+        '"certificateStoreName":null,"sha256":null}\r\n',
       sites: [
         {
           id: 'iis:intranet:8443',

@@ -193,30 +193,33 @@ describeWithTools('nodes and installations end to end through the manager', tool
     ]);
   });
 
-  it('installs a certificate from the manager CA; installs list shows the served fingerprint', async () => {
-    await cli(['install', 'add', '--node', 'web1', '--site', `nginx:shop.test:${port}`]);
-    const [install] = await waitFor(
-      'installation finished',
-      async () => {
-        const list = await json<
-          Array<{ state: string; fingerprint: string; error: string | null; notAfter: string }>
-        >(['installs', 'list']);
-        return ['installed', 'failed'].includes(list[0]?.state ?? '') ? list : undefined;
-      },
-      90_000,
-    );
-    expect(install!.error).toBeNull();
-    expect(install!.state).toBe('installed');
-    expect(install!.fingerprint).not.toBe(oldFingerprint);
-    expect(await sClientFingerprint(port, 'shop.test')).toBe(install!.fingerprint);
+  it(
+    'installs a certificate from the manager CA; ' + 'installs list shows the served fingerprint',
+    async () => {
+      await cli(['install', 'add', '--node', 'web1', '--site', `nginx:shop.test:${port}`]);
+      const [install] = await waitFor(
+        'installation finished',
+        async () => {
+          const list = await json<
+            Array<{ state: string; fingerprint: string; error: string | null; notAfter: string }>
+          >(['installs', 'list']);
+          return ['installed', 'failed'].includes(list[0]?.state ?? '') ? list : undefined;
+        },
+        90_000,
+      );
+      expect(install!.error).toBeNull();
+      expect(install!.state).toBe('installed');
+      expect(install!.fingerprint).not.toBe(oldFingerprint);
+      expect(await sClientFingerprint(port, 'shop.test')).toBe(install!.fingerprint);
 
-    const leaf = fs.readFileSync(path.join(dir, 'certs', 'shop.test.crt'), 'utf8');
-    const issuer = await execa('openssl', ['x509', '-noout', '-issuer'], { input: leaf });
-    expect(issuer.stdout).toMatch(/certagent manager CA/);
-    // The pending key was removed once placed; the node's key file is 0600.
-    expect(fs.readdirSync(path.join(baseDir, 'conf', 'pending-keys'))).toEqual([]);
-    expect(fs.statSync(path.join(dir, 'certs', 'shop.test.key')).mode & 0o777).toBe(0o600);
-  });
+      const leaf = fs.readFileSync(path.join(dir, 'certs', 'shop.test.crt'), 'utf8');
+      const issuer = await execa('openssl', ['x509', '-noout', '-issuer'], { input: leaf });
+      expect(issuer.stdout).toMatch(/certagent manager CA/);
+      // The pending key was removed once placed; the node's key file is 0600.
+      expect(fs.readdirSync(path.join(baseDir, 'conf', 'pending-keys'))).toEqual([]);
+      expect(fs.statSync(path.join(dir, 'certs', 'shop.test.key')).mode & 0o777).toBe(0o600);
+    },
+  );
 
   it('queues renewal of certificates expiring within --days, and only those', async () => {
     expect(await cli(['installs', 'renew', '--days', '1'])).toBe('0 renewal(s) queued\n');
@@ -238,32 +241,35 @@ describeWithTools('nodes and installations end to end through the manager', tool
     expect(await sClientFingerprint(port, 'shop.test')).toBe(list[1]!.fingerprint);
   });
 
-  it('reports a failed installation with its step, and the old certificate stays served', async () => {
-    const served = await sClientFingerprint(port, 'shop.test');
-    const broken = path.join(nginx.dir, 'sites-enabled', 'zz-broken.conf');
-    fs.writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; not_a_directive; }\n');
-    try {
-      await cli(['install', 'add', '--node', 'web1', '--site', `nginx:shop.test:${port}`]);
-      const list = await waitFor(
-        'failed installation',
-        async () => {
-          const l = await json<Array<{ state: string; error: string | null }>>([
-            'installs',
-            'list',
-          ]);
-          return l.length === 3 && ['installed', 'failed'].includes(l[2]!.state) ? l : undefined;
-        },
-        90_000,
-      );
-      expect(list[2]!.state).toBe('failed');
-      // The agent looks at the node again before making a key: a configuration that no
-      // longer passes stops the installation before anything is touched.
-      expect(list[2]!.error).toMatch(/^discover: .*unknown directive "not_a_directive"/);
-    } finally {
-      fs.rmSync(broken);
-    }
-    expect(await sClientFingerprint(port, 'shop.test')).toBe(served);
-  });
+  it(
+    'reports a failed installation with its ' + 'step, and the old certificate stays served',
+    async () => {
+      const served = await sClientFingerprint(port, 'shop.test');
+      const broken = path.join(nginx.dir, 'sites-enabled', 'zz-broken.conf');
+      fs.writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; not_a_directive; }\n');
+      try {
+        await cli(['install', 'add', '--node', 'web1', '--site', `nginx:shop.test:${port}`]);
+        const list = await waitFor(
+          'failed installation',
+          async () => {
+            const l = await json<Array<{ state: string; error: string | null }>>([
+              'installs',
+              'list',
+            ]);
+            return l.length === 3 && ['installed', 'failed'].includes(l[2]!.state) ? l : undefined;
+          },
+          90_000,
+        );
+        expect(list[2]!.state).toBe('failed');
+        // The agent looks at the node again before making a key: a configuration that no
+        // longer passes stops the installation before anything is touched.
+        expect(list[2]!.error).toMatch(/^discover: .*unknown directive "not_a_directive"/);
+      } finally {
+        fs.rmSync(broken);
+      }
+      expect(await sClientFingerprint(port, 'shop.test')).toBe(served);
+    },
+  );
 
   it('installs on an F5 BIG-IP node over iControl REST (fake) through the same tasks', async () => {
     await cli(f5NodeAddArgs(f5, 'node-agent', path.join(dir, 'f5-mgmt.pem')));
@@ -320,20 +326,23 @@ describeWithTools('nodes and installations end to end through the manager', tool
     expect(res.stderr).toMatch(/has no site "nginx:nope:1"/);
   });
 
-  it('writes the SSH password and no private key to any log, task result or database row', async () => {
-    const files = [
-      ...fs.readdirSync(path.join(baseDir, 'logs')).map((f) => path.join(baseDir, 'logs', f)),
-      ...fs
-        .readdirSync(manager.dataDir, { recursive: true })
-        .map((f) => path.join(manager.dataDir, String(f))),
-    ].filter((f) => fs.statSync(f).isFile());
-    expect(files.length).toBeGreaterThan(1);
-    for (const f of files) {
-      expect(fs.readFileSync(f).includes(user.password), f).toBe(false);
-      expect(fs.readFileSync(f).includes(f5Password), f).toBe(false);
-      // The CA's own key file is the one place a private key belongs.
-      if (/\.(log|db|db-wal)$|\.log\./.test(f))
-        expect(fs.readFileSync(f).includes('PRIVATE KEY'), f).toBe(false);
-    }
-  });
+  it(
+    'writes the SSH password and no private ' + 'key to any log, task result or database row',
+    async () => {
+      const files = [
+        ...fs.readdirSync(path.join(baseDir, 'logs')).map((f) => path.join(baseDir, 'logs', f)),
+        ...fs
+          .readdirSync(manager.dataDir, { recursive: true })
+          .map((f) => path.join(manager.dataDir, String(f))),
+      ].filter((f) => fs.statSync(f).isFile());
+      expect(files.length).toBeGreaterThan(1);
+      for (const f of files) {
+        expect(fs.readFileSync(f).includes(user.password), f).toBe(false);
+        expect(fs.readFileSync(f).includes(f5Password), f).toBe(false);
+        // The CA's own key file is the one place a private key belongs.
+        if (/\.(log|db|db-wal)$|\.log\./.test(f))
+          expect(fs.readFileSync(f).includes('PRIVATE KEY'), f).toBe(false);
+      }
+    },
+  );
 });

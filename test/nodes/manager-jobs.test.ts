@@ -112,41 +112,47 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
     for (const d of [dir, baseDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  it('refuses renewal options that are not numbers or would renew every new certificate', async () => {
-    for (const [args, message] of [
-      [['--renew-days', '90'], /--renew-days must be an integer from 1 to 89/],
-      [['--renew-days', 'soon'], /--renew-days must be an integer/],
-      [['--renew-days', '0'], /--renew-days must be an integer/],
-      [['--renew-interval', '5'], /--renew-interval must be an integer of at least 100 ms/],
-    ] as const) {
-      const res = await managerMain([
-        'serve',
-        '--data',
-        path.join(dir, 'unused'),
-        '--listen',
-        '127.0.0.1:0',
-        ...args,
-      ]);
-      expect(res.exitCode).toBe(2);
-      expect(res.stderr).toMatch(message);
-    }
-    expect(fs.existsSync(path.join(dir, 'unused'))).toBe(false);
-  });
+  it(
+    'refuses renewal options that are not ' + 'numbers or would renew every new certificate',
+    async () => {
+      for (const [args, message] of [
+        [['--renew-days', '90'], /--renew-days must be an integer from 1 to 89/],
+        [['--renew-days', 'soon'], /--renew-days must be an integer/],
+        [['--renew-days', '0'], /--renew-days must be an integer/],
+        [['--renew-interval', '5'], /--renew-interval must be an integer of at least 100 ms/],
+      ] as const) {
+        const res = await managerMain([
+          'serve',
+          '--data',
+          path.join(dir, 'unused'),
+          '--listen',
+          '127.0.0.1:0',
+          ...args,
+        ]);
+        expect(res.exitCode).toBe(2);
+        expect(res.stderr).toMatch(message);
+      }
+      expect(fs.existsSync(path.join(dir, 'unused'))).toBe(false);
+    },
+  );
 
-  it('runs a node task that needs the local-store of an agent started with --base-dir only', async () => {
-    await cli(['nodes', 'discover', '--node', 'lb1']);
-    const sites = await waitFor(
-      'F5 site discovered',
-      async () => {
-        const list = JSON.parse(await cli(['nodes', 'list', '--json'])) as Array<{
-          sites: Array<{ id: string }>;
-        }>;
-        return list[0]?.sites.length ? list[0].sites : undefined;
-      },
-      60_000,
-    );
-    expect(sites.map((s) => s.id)).toEqual([SITE]);
-  });
+  it(
+    'runs a node task that needs the local-store ' + 'of an agent started with --base-dir only',
+    async () => {
+      await cli(['nodes', 'discover', '--node', 'lb1']);
+      const sites = await waitFor(
+        'F5 site discovered',
+        async () => {
+          const list = JSON.parse(await cli(['nodes', 'list', '--json'])) as Array<{
+            sites: Array<{ id: string }>;
+          }>;
+          return list[0]?.sites.length ? list[0].sites : undefined;
+        },
+        60_000,
+      );
+      expect(sites.map((s) => s.id)).toEqual([SITE]);
+    },
+  );
 
   it('logs in to a Vault store once for many node tasks (the service keeps it open)', async () => {
     vault = await startFakeVault({ roleId: 'agent-role', secretId: 'agent-secret-id' });
@@ -234,70 +240,74 @@ describeWithTools('manager periodic renewal and resumed signing', ['openssl'], (
     expect(await installs()).toHaveLength(2);
   });
 
-  it('signs on restart the CSRs a server that stopped mid-installation left in signing', async () => {
-    server.proc.kill('SIGKILL');
-    await server.proc;
+  it(
+    'signs on restart the CSRs a server that ' + 'stopped mid-installation left in signing',
+    async () => {
+      server.proc.kill('SIGKILL');
+      await server.proc;
 
-    // What the dead server left: the agent's key waiting in its pending-keys, the CSR
-    // stored with state `signing`, and no certificate. Beside it, a row from before CSRs
-    // were kept and one with a tampered CSR.
-    const good = crypto.randomUUID();
-    const key = path.join(baseDir, 'conf', 'pending-keys', `${good}.key`);
-    fs.mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
-    const csr = await execa('openssl', [
-      'req',
-      '-new',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-subj',
-      '/CN=lb.test',
-    ]);
-    fs.chmodSync(key, 0o600);
-    const noCsr = crypto.randomUUID();
-    const tampered = crypto.randomUUID();
-    const now = new Date().toISOString();
-    const subject = JSON.stringify({ commonName: 'lb.test', altNames: [] });
-    withDb((db) => {
-      const insert = db.prepare(
-        "INSERT INTO installs(id, node_name, site_id, subject, state, csr, created_at, updated_at) VALUES (?, 'lb1', ?, ?, 'signing', ?, ?, ?)",
-      );
-      insert.run(good, SITE, subject, csr.stdout, now, now);
-      insert.run(noCsr, SITE, subject, null, now, now);
-      insert.run(
-        tampered,
-        SITE,
-        subject,
-        csr.stdout.replace(/[A-Za-z]{8}\n/, 'AAAAAAAA\n'),
-        now,
-        now,
-      );
-    });
-
-    server = await serve(dataDir, manager.port);
-    const byId = await waitFor(
-      'resumed installations finished',
-      async () => {
-        const l = new Map((await installs()).map((i) => [i.id, i]));
-        const done = [good, noCsr, tampered].every((id) =>
-          ['installed', 'failed'].includes(l.get(id)?.state ?? ''),
+      // What the dead server left: the agent's key waiting in its pending-keys, the CSR
+      // stored with state `signing`, and no certificate. Beside it, a row from before CSRs
+      // were kept and one with a tampered CSR.
+      const good = crypto.randomUUID();
+      const key = path.join(baseDir, 'conf', 'pending-keys', `${good}.key`);
+      fs.mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
+      const csr = await execa('openssl', [
+        'req',
+        '-new',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-subj',
+        '/CN=lb.test',
+      ]);
+      fs.chmodSync(key, 0o600);
+      const noCsr = crypto.randomUUID();
+      const tampered = crypto.randomUUID();
+      const now = new Date().toISOString();
+      const subject = JSON.stringify({ commonName: 'lb.test', altNames: [] });
+      withDb((db) => {
+        const insert = db.prepare(
+          'INSERT INTO installs(id, node_name, site_id, subject, state, csr, created_at, ' +
+            "updated_at) VALUES (?, 'lb1', ?, ?, 'signing', ?, ?, ?)",
         );
-        return done ? l : undefined;
-      },
-      60_000,
-    );
-    expect(byId.get(good)!.error).toBeNull();
-    expect(byId.get(good)!.state).toBe('installed');
-    expect(servedFingerprint()).toBe(byId.get(good)!.fingerprint);
-    expect(fs.existsSync(key)).toBe(false);
+        insert.run(good, SITE, subject, csr.stdout, now, now);
+        insert.run(noCsr, SITE, subject, null, now, now);
+        insert.run(
+          tampered,
+          SITE,
+          subject,
+          csr.stdout.replace(/[A-Za-z]{8}\n/, 'AAAAAAAA\n'),
+          now,
+          now,
+        );
+      });
 
-    expect(byId.get(noCsr)!.state).toBe('failed');
-    expect(byId.get(noCsr)!.error).toMatch(
-      /stopped before signing and kept no CSR; run "install add" again/,
-    );
-    expect(byId.get(tampered)!.state).toBe('failed');
-    expect(byId.get(tampered)!.error).toMatch(/the CA refused the request/);
-  });
+      server = await serve(dataDir, manager.port);
+      const byId = await waitFor(
+        'resumed installations finished',
+        async () => {
+          const l = new Map((await installs()).map((i) => [i.id, i]));
+          const done = [good, noCsr, tampered].every((id) =>
+            ['installed', 'failed'].includes(l.get(id)?.state ?? ''),
+          );
+          return done ? l : undefined;
+        },
+        60_000,
+      );
+      expect(byId.get(good)!.error).toBeNull();
+      expect(byId.get(good)!.state).toBe('installed');
+      expect(servedFingerprint()).toBe(byId.get(good)!.fingerprint);
+      expect(fs.existsSync(key)).toBe(false);
+
+      expect(byId.get(noCsr)!.state).toBe('failed');
+      expect(byId.get(noCsr)!.error).toMatch(
+        /stopped before signing and kept no CSR; run "install add" again/,
+      );
+      expect(byId.get(tampered)!.state).toBe('failed');
+      expect(byId.get(tampered)!.error).toMatch(/the CA refused the request/);
+    },
+  );
 });

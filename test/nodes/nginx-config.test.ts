@@ -54,15 +54,19 @@ server {
     },
     {
       title:
-        'certificate inherited from http level, relative paths, quoted values, comments with braces',
+        'certificate inherited from http level, relative paths, quoted values, comments with ' +
+        'braces',
       files: {
         '/etc/nginx/nginx.conf': `http {
   ssl_certificate "certs/default chain.pem";   # a { brace } in a comment
   ssl_certificate_key certs/default.key;
   include conf.d/*.conf;
 }`,
-        '/etc/nginx/conf.d/a.conf': `server { listen 10.0.0.5:8443 ssl; server_name "a.internal"; }`,
-        '/etc/nginx/conf.d/b.conf': `server { listen 8444 ssl; server_name b.internal; ssl_certificate /srv/b.crt; ssl_certificate_key /srv/b.key; }`,
+        '/etc/nginx/conf.d/a.conf':
+          `server { listen 10.0.0.5:8443 ssl; server_name ` + `"a.internal"; }`,
+        '/etc/nginx/conf.d/b.conf':
+          `server { listen 8444 ssl; server_name b.internal; ` +
+          `ssl_certificate /srv/b.crt; ssl_certificate_key /srv/b.key; }`,
       },
       expect: [
         {
@@ -77,10 +81,13 @@ server {
     {
       title: 'legacy `ssl on;`, stream TLS proxy, and a variable certificate path',
       files: {
-        '/etc/nginx/nginx.conf': `http { server { listen 443; ssl on; server_name old.example;
+        '/etc/nginx/nginx.conf':
+          `http { server { listen 443; ssl on; server_name old.example;
   ssl_certificate /e/old.pem; ssl_certificate_key /e/old.key; } }
-stream { server { listen 127.0.0.1:6443 ssl; ssl_certificate /e/k8s.pem; ssl_certificate_key /e/k8s.key; proxy_pass backend; } }
-http { server { listen 9443 ssl; server_name ~^(?<s>.+)\\.dyn$; ssl_certificate /c/$ssl_server_name.pem; ssl_certificate_key /c/$ssl_server_name.key; } }`,
+stream { server { listen 127.0.0.1:6443 ssl; ssl_certificate /e/k8s.pem; ssl_certificate_key ` +
+          `/e/k8s.key; proxy_pass backend; } }
+http { server { listen 9443 ssl; server_name ~^(?<s>.+)\\.dyn$; ssl_certificate ` +
+          `/c/$ssl_server_name.pem; ssl_certificate_key /c/$ssl_server_name.key; } }`,
       },
       expect: [
         { serverNames: ['old.example'], listen: [{ address: '*', port: 443 }] },
@@ -95,7 +102,9 @@ http { server { listen 9443 ssl; server_name ~^(?<s>.+)\\.dyn$; ssl_certificate 
     {
       title: 'a server with no TLS listen and no certificate is not a site; unix sockets ignored',
       files: {
-        '/etc/nginx/nginx.conf': `http { server { listen unix:/run/app.sock; listen 80 default_server; server_name _; } }`,
+        '/etc/nginx/nginx.conf':
+          `http { server { listen unix:/run/app.sock; listen 80 ` +
+          `default_server; server_name _; } }`,
       },
       expect: [],
     },

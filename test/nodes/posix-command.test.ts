@@ -23,15 +23,18 @@ describe('commands and files on a POSIX node', () => {
     expect(fs.existsSync('pwned')).toBe(false);
   });
 
-  it('writes a file whose name is hostile without running any of it, with the mode asked', async () => {
-    const file = path.join(dir, "key'; touch $(echo pwned);'.pem");
-    await conn.writeFile(file, Buffer.from([0, 1, 2, 255]), { mode: 0o600 });
-    expect(fs.readFileSync(file)).toEqual(Buffer.from([0, 1, 2, 255]));
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect((await conn.readFile(file)).equals(Buffer.from([0, 1, 2, 255]))).toBe(true);
-    expect(fs.readdirSync(dir)).toEqual([path.basename(file)]);
-    expect(fs.existsSync('pwned')).toBe(false);
-  });
+  it(
+    'writes a file whose name is hostile without ' + 'running any of it, with the mode asked',
+    async () => {
+      const file = path.join(dir, "key'; touch $(echo pwned);'.pem");
+      await conn.writeFile(file, Buffer.from([0, 1, 2, 255]), { mode: 0o600 });
+      expect(fs.readFileSync(file)).toEqual(Buffer.from([0, 1, 2, 255]));
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect((await conn.readFile(file)).equals(Buffer.from([0, 1, 2, 255]))).toBe(true);
+      expect(fs.readdirSync(dir)).toEqual([path.basename(file)]);
+      expect(fs.existsSync('pwned')).toBe(false);
+    },
+  );
 
   it('reports a missing file with its path and leaves no temporary file behind', async () => {
     await expect(conn.readFile(path.join(dir, 'missing.pem'))).rejects.toThrow(

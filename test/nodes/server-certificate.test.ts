@@ -52,7 +52,9 @@ describe("the manager CA signing a web server's CSR", () => {
     const body = csrPem.split('\n').slice(1, -2).join('');
     const der = Buffer.from(body, 'base64');
     der[der.length - 5]! ^= 0xff;
-    const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    const tampered =
+      `-----BEGIN CERTIFICATE ` +
+      `REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
     await expect(signServerCsr(ca, tampered, null, 90)).rejects.toThrow(/does not verify/);
     await expect(signServerCsr(ca, 'not a csr', null, 90)).rejects.toThrow(
       /not a PEM PKCS#10 request/,

@@ -45,26 +45,29 @@ describeWithTools(
       }
     });
 
-    it('runs commands and writes root-owned files through sudo with the password on stdin', async () => {
-      const conn = await open({ username: user.name, password: user.password });
-      const target = path.join(dir, 'root-only', 'key.pem');
-      fs.mkdirSync(path.dirname(target), { mode: 0o700 });
-      try {
-        expect((await conn.exec(['id', '-u'], { sudo: true })).stdout.trim()).toBe('0');
-        await conn.writeFile(target, "it's secret\n", {
-          mode: 0o600,
-          owner: { uid: 0, gid: 0 },
-          sudo: true,
-        });
-        expect(fs.readFileSync(target, 'utf8')).toBe("it's secret\n");
-        expect(fs.statSync(target).mode & 0o777).toBe(0o600);
-        expect((await conn.readFile(target, { sudo: true })).toString()).toBe("it's secret\n");
-        await expect(conn.readFile(target)).rejects.toThrow(/cannot read .*key\.pem/);
-        expect(await conn.stat(path.join(dir, 'missing'), { sudo: true })).toBeNull();
-      } finally {
-        await conn.close();
-      }
-    });
+    it(
+      'runs commands and writes root-owned files ' + 'through sudo with the password on stdin',
+      async () => {
+        const conn = await open({ username: user.name, password: user.password });
+        const target = path.join(dir, 'root-only', 'key.pem');
+        fs.mkdirSync(path.dirname(target), { mode: 0o700 });
+        try {
+          expect((await conn.exec(['id', '-u'], { sudo: true })).stdout.trim()).toBe('0');
+          await conn.writeFile(target, "it's secret\n", {
+            mode: 0o600,
+            owner: { uid: 0, gid: 0 },
+            sudo: true,
+          });
+          expect(fs.readFileSync(target, 'utf8')).toBe("it's secret\n");
+          expect(fs.statSync(target).mode & 0o777).toBe(0o600);
+          expect((await conn.readFile(target, { sudo: true })).toString()).toBe("it's secret\n");
+          await expect(conn.readFile(target)).rejects.toThrow(/cannot read .*key\.pem/);
+          expect(await conn.stat(path.join(dir, 'missing'), { sudo: true })).toBeNull();
+        } finally {
+          await conn.close();
+        }
+      },
+    );
 
     it('refuses a wrong password without echoing it', async () => {
       const err = await open({ username: user.name, password: 'wrong-pass-123' }).catch((e) => e);
@@ -113,32 +116,37 @@ describeWithTools(
       expect(pins.lookup('127.0.0.1', sshd.port)).toBe(pinned);
     });
 
-    it('accepts the new key only after the operator forgets the old one with host-keys forget', async () => {
-      const run = async (args: string[]) => {
-        const stdout = new PassThrough();
-        const stderr = new PassThrough();
-        let out = '';
-        let err = '';
-        stdout.on('data', (d: Buffer) => (out += d));
-        stderr.on('data', (d: Buffer) => (err += d));
-        const code = await main(['--base-dir', dir, ...args], {
-          programName: 'certagent',
-          io: { stdout, stderr },
+    it(
+      'accepts the new key only after the operator ' + 'forgets the old one with host-keys forget',
+      async () => {
+        const run = async (args: string[]) => {
+          const stdout = new PassThrough();
+          const stderr = new PassThrough();
+          let out = '';
+          let err = '';
+          stdout.on('data', (d: Buffer) => (out += d));
+          stderr.on('data', (d: Buffer) => (err += d));
+          const code = await main(['--base-dir', dir, ...args], {
+            programName: 'certagent',
+            io: { stdout, stderr },
+          });
+          return { code, out, err };
+        };
+        const pinned = pins.lookup('127.0.0.1', sshd.port)!;
+        expect((await run(['host-keys', 'list'])).out).toContain(
+          `127.0.0.1:${sshd.port}  ${pinned}`,
+        );
+        expect(await run(['host-keys', 'forget', '127.0.0.1:1'])).toMatchObject({ code: 2 });
+        const forgot = await run(['host-keys', 'forget', `127.0.0.1:${sshd.port}`]);
+        expect(forgot).toMatchObject({
+          code: 0,
+          out: `forgot ${pinned} for 127.0.0.1:${sshd.port}\n`,
         });
-        return { code, out, err };
-      };
-      const pinned = pins.lookup('127.0.0.1', sshd.port)!;
-      expect((await run(['host-keys', 'list'])).out).toContain(`127.0.0.1:${sshd.port}  ${pinned}`);
-      expect(await run(['host-keys', 'forget', '127.0.0.1:1'])).toMatchObject({ code: 2 });
-      const forgot = await run(['host-keys', 'forget', `127.0.0.1:${sshd.port}`]);
-      expect(forgot).toMatchObject({
-        code: 0,
-        out: `forgot ${pinned} for 127.0.0.1:${sshd.port}\n`,
-      });
 
-      const conn = await open({ username: user.name, password: user.password });
-      await conn.close();
-      expect(pins.lookup('127.0.0.1', sshd.port)).toBe(await sshd.hostKeyFingerprint());
-    });
+        const conn = await open({ username: user.name, password: user.password });
+        await conn.close();
+        expect(pins.lookup('127.0.0.1', sshd.port)).toBe(await sshd.hostKeyFingerprint());
+      },
+    );
   },
 );

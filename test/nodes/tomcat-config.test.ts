@@ -7,13 +7,16 @@ describe('Tomcat server.xml parsing', () => {
   it.each([
     {
       title: 'SSLHostConfig with PEM files under ${catalina.base}',
-      xml: `<?xml version="1.0" encoding="UTF-8"?>
+      xml:
+        `<?xml version="1.0" encoding="UTF-8"?>
 <!-- <Connector port="9999" SSLEnabled="true"/> commented out -->
 <Server port="8005" shutdown="SHUTDOWN"><Service name="Catalina">
   <Connector port="8080" protocol="HTTP/1.1" redirectPort="8443"/>
-  <Connector port="8443" protocol="org.apache.coyote.http11.Http11NioProtocol" SSLEnabled="true" address="10.1.1.1">
+  <Connector port="8443" protocol="org.apache.coyote.http11.Http11NioProtocol" ` +
+        `SSLEnabled="true" address="10.1.1.1">
     <SSLHostConfig hostName="app.example.com">
-      <Certificate certificateFile="\${catalina.base}/conf/app.crt" certificateKeyFile="conf/app.key"
+      <Certificate certificateFile="\${catalina.base}/conf/app.crt" ` +
+        `certificateKeyFile="conf/app.key"
                    certificateChainFile="conf/chain.pem" type="RSA"/>
     </SSLHostConfig>
   </Connector>
@@ -30,10 +33,14 @@ describe('Tomcat server.xml parsing', () => {
     },
     {
       title: 'PKCS12 keystore, two SSLHostConfigs, two services',
-      xml: `<Server><Service name="A"><Connector port="443" SSLEnabled="true">
-  <SSLHostConfig><Certificate certificateKeystoreFile="conf/ks.p12" certificateKeystoreType="PKCS12"/></SSLHostConfig>
-  <SSLHostConfig hostName="b.example"><Certificate certificateKeystoreFile="/etc/b.jks"/></SSLHostConfig>
-</Connector></Service><Service name="B"><Connector port="8009" protocol="AJP/1.3"/></Service></Server>`,
+      xml:
+        `<Server><Service name="A"><Connector port="443" SSLEnabled="true">
+  <SSLHostConfig><Certificate certificateKeystoreFile="conf/ks.p12" ` +
+        `certificateKeystoreType="PKCS12"/></SSLHostConfig>
+  <SSLHostConfig hostName="b.example"><Certificate ` +
+        `certificateKeystoreFile="/etc/b.jks"/></SSLHostConfig>
+</Connector></Service><Service name="B"><Connector port="8009" ` +
+        `protocol="AJP/1.3"/></Service></Server>`,
       sites: [
         {
           id: 'tomcat:_default_:443',
@@ -44,7 +51,10 @@ describe('Tomcat server.xml parsing', () => {
     },
     {
       title: 'Tomcat 8.5 attributes on the Connector',
-      xml: `<Server><Service><Connector port="8443" SSLEnabled="true" keystoreFile="\${catalina.home}/.keystore" keystorePass="changeit"/></Service></Server>`,
+      xml:
+        `<Server><Service><Connector port="8443" SSLEnabled="true" ` +
+        `keystoreFile="\${catalina.home}/.keystore" ` +
+        `keystorePass="changeit"/></Service></Server>`,
       sites: [{ keystore: { path: '/opt/tomcat/.keystore', type: 'JKS' } }],
     },
   ])('$title', ({ xml, sites: wanted }) => {
