@@ -226,58 +226,64 @@ describeWithTools('.bin self-extracting installer', ['makeself', 'debootstrap', 
         stdin: 'ignore',
       });
 
-    it('refuses a --ca file that is missing or holds no certificate, installing nothing', async () => {
-      const notPem = path.join(secrets, 'not-a-ca.pem');
-      fs.writeFileSync(notPem, 'hello\n');
-      const bad = await install(['--skip-register', '--ca', notPem]);
-      expect(bad.exitCode).not.toBe(0);
-      expect(bad.all).toContain(`--ca file '${notPem}' holds no PEM certificate`);
+    it(
+      'refuses a --ca file that is missing or ' + 'holds no certificate, installing nothing',
+      async () => {
+        const notPem = path.join(secrets, 'not-a-ca.pem');
+        fs.writeFileSync(notPem, 'hello\n');
+        const bad = await install(['--skip-register', '--ca', notPem]);
+        expect(bad.exitCode).not.toBe(0);
+        expect(bad.all).toContain(`--ca file '${notPem}' holds no PEM certificate`);
 
-      const missing = await install(['--skip-register', '--ca', path.join(secrets, 'none.pem')]);
-      expect(missing.exitCode).not.toBe(0);
-      expect(missing.all).toMatch(/cannot read --ca file/);
-      expect(fs.existsSync(path.join(chroot.root, 'opt/certagent'))).toBe(false);
-    });
+        const missing = await install(['--skip-register', '--ca', path.join(secrets, 'none.pem')]);
+        expect(missing.exitCode).not.toBe(0);
+        expect(missing.all).toMatch(/cannot read --ca file/);
+        expect(fs.existsSync(path.join(chroot.root, 'opt/certagent'))).toBe(false);
+      },
+    );
 
-    it('registers with --token-file, --server and --ca, starts the service, keeps no token', async () => {
-      const { id, token } = await addAgent(manager.dataDir, 'bin-chroot');
-      const tokenFile = path.join(secrets, 'token');
-      fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    it(
+      'registers with --token-file, --server and ' + '--ca, starts the service, keeps no token',
+      async () => {
+        const { id, token } = await addAgent(manager.dataDir, 'bin-chroot');
+        const tokenFile = path.join(secrets, 'token');
+        fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 
-      const res = await install([
-        '--token-file',
-        tokenFile,
-        '--server',
-        manager.url,
-        '--ca',
-        manager.caPath,
-      ]);
-      expect(res.exitCode, res.all).toBe(0);
-      expect(res.all).toContain('service started');
-      expect(res.all).not.toContain(token);
+        const res = await install([
+          '--token-file',
+          tokenFile,
+          '--server',
+          manager.url,
+          '--ca',
+          manager.caPath,
+        ]);
+        expect(res.exitCode, res.all).toBe(0);
+        expect(res.all).toContain('service started');
+        expect(res.all).not.toContain(token);
 
-      const listed = await managerCli(['agents', 'list', '--data', manager.dataDir, '--json']);
-      expect(listed.exitCode, listed.stderr).toBe(0);
-      const agent = (JSON.parse(listed.stdout) as Array<{ id: string; status: string }>).find(
-        (a) => a.id === id,
-      );
-      expect(agent, listed.stdout).toBeDefined();
-      expect(agent?.status).not.toBe('Pending');
-      // The service the installer started connects with the identity and CA it was given.
-      await waitFor('the chroot agent to connect', async () => {
-        const now = await managerCli(['agents', 'list', '--data', manager.dataDir, '--json']);
-        const rows = JSON.parse(now.stdout) as Array<{ id: string; status: string }>;
-        return rows.find((a) => a.id === id)?.status === 'Connected';
-      });
+        const listed = await managerCli(['agents', 'list', '--data', manager.dataDir, '--json']);
+        expect(listed.exitCode, listed.stderr).toBe(0);
+        const agent = (JSON.parse(listed.stdout) as Array<{ id: string; status: string }>).find(
+          (a) => a.id === id,
+        );
+        expect(agent, listed.stdout).toBeDefined();
+        expect(agent?.status).not.toBe('Pending');
+        // The service the installer started connects with the identity and CA it was given.
+        await waitFor('the chroot agent to connect', async () => {
+          const now = await managerCli(['agents', 'list', '--data', manager.dataDir, '--json']);
+          const rows = JSON.parse(now.stdout) as Array<{ id: string; status: string }>;
+          return rows.find((a) => a.id === id)?.status === 'Connected';
+        });
 
-      const ca = path.join(chroot.root, 'var/opt/certagent/conf/manager-ca.pem');
-      expect(fs.readFileSync(ca, 'utf8')).toBe(fs.readFileSync(manager.caPath, 'utf8'));
-      for (const dir of ['opt/certagent', 'var/opt/certagent', 'etc', 'tmp', 'var/log']) {
-        for (const file of filesUnder(path.join(chroot.root, dir))) {
-          expect(fs.readFileSync(file).includes(token), file).toBe(false);
+        const ca = path.join(chroot.root, 'var/opt/certagent/conf/manager-ca.pem');
+        expect(fs.readFileSync(ca, 'utf8')).toBe(fs.readFileSync(manager.caPath, 'utf8'));
+        for (const dir of ['opt/certagent', 'var/opt/certagent', 'etc', 'tmp', 'var/log']) {
+          for (const file of filesUnder(path.join(chroot.root, dir))) {
+            expect(fs.readFileSync(file).includes(token), file).toBe(false);
+          }
         }
-      }
-    });
+      },
+    );
   });
 });
 

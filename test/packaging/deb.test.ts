@@ -42,14 +42,17 @@ describeWithTools('.deb package', TOOLS, () => {
     expect(entries.some((l) => l.includes('./var/opt/certagent/conf'))).toBe(false);
   });
 
-  it('marks the init script as a conffile and has maintainer scripts that create the user', async () => {
-    const dir = fs.mkdtempSync('/tmp/certagent-deb-control-');
-    await execa('dpkg-deb', ['-e', deb, dir]);
-    expect(fs.readFileSync(path.join(dir, 'conffiles'), 'utf8')).toBe('/etc/init.d/certagent\n');
-    expect(fs.readFileSync(path.join(dir, 'postinst'), 'utf8')).toContain('useradd --system');
-    expect(fs.readFileSync(path.join(dir, 'postrm'), 'utf8')).toContain('"$1" = "purge"');
-    fs.rmSync(dir, { recursive: true });
-  });
+  it(
+    'marks the init script as a conffile and ' + 'has maintainer scripts that create the user',
+    async () => {
+      const dir = fs.mkdtempSync('/tmp/certagent-deb-control-');
+      await execa('dpkg-deb', ['-e', deb, dir]);
+      expect(fs.readFileSync(path.join(dir, 'conffiles'), 'utf8')).toBe('/etc/init.d/certagent\n');
+      expect(fs.readFileSync(path.join(dir, 'postinst'), 'utf8')).toContain('useradd --system');
+      expect(fs.readFileSync(path.join(dir, 'postrm'), 'utf8')).toContain('"$1" = "purge"');
+      fs.rmSync(dir, { recursive: true });
+    },
+  );
 
   it('passes lintian with no errors and no warnings', async () => {
     const res = await execa('lintian', ['--no-cfg', '--fail-on', 'error,warning', deb], {

@@ -54,7 +54,8 @@ async function run(commandLine: string, input: Buffer = Buffer.alloc(0)): Promis
   fs.writeFileSync(inFile, input);
   fs.writeFileSync(
     script,
-    `@${commandLine} < ${windowsPath(inFile)} > ${windowsPath(outFile)} 2> ${windowsPath(errFile)}\r\n` +
+    `@${commandLine} < ${windowsPath(inFile)} > ${windowsPath(outFile)} ` +
+      `2> ${windowsPath(errFile)}\r\n` +
       `@echo %errorlevel% > ${windowsPath(rcFile)}\r\n`,
   );
   await prefix.wine(['cmd', '/c', windowsPath(script)]);
@@ -117,32 +118,38 @@ describeWithTools(
         expect(opened.stdout.equals(key)).toBe(true);
       });
 
-      it('refuses a blob with one flipped byte: exit 1, one line on stderr, nothing on stdout', async () => {
-        const sealed = await dpapi('protect', crypto.randomBytes(32));
-        const blob = Buffer.from(sealed.stdout);
-        blob[blob.length - 20] ^= 0x01;
+      it(
+        'refuses a blob with one flipped byte: exit ' + '1, one line on stderr, nothing on stdout',
+        async () => {
+          const sealed = await dpapi('protect', crypto.randomBytes(32));
+          const blob = Buffer.from(sealed.stdout);
+          blob[blob.length - 20] ^= 0x01;
 
-        const opened = await dpapi('unprotect', blob);
-        expect(opened.code).toBe(1);
-        expect(opened.stdout.length).toBe(0);
-        expect(opened.stderr.trim().split(/\r?\n/)).toHaveLength(1);
-        expect(opened.stderr).toContain('CryptUnprotectData failed');
-      });
+          const opened = await dpapi('unprotect', blob);
+          expect(opened.code).toBe(1);
+          expect(opened.stdout.length).toBe(0);
+          expect(opened.stderr.trim().split(/\r?\n/)).toHaveLength(1);
+          expect(opened.stderr).toContain('CryptUnprotectData failed');
+        },
+      );
 
-      it('refuses a DPAPI blob of another program (no certagent entropy) for the same bytes', async () => {
-        const source = path.join(tmp, 'other-program.c');
-        const otherExe = path.join(tmp, 'other-program.exe');
-        fs.writeFileSync(source, OTHER_PROGRAM_C);
-        await execa(MINGW_GCC, ['-O2', '-s', '-o', otherExe, source, '-lcrypt32']);
+      it(
+        'refuses a DPAPI blob of another program ' + '(no certagent entropy) for the same bytes',
+        async () => {
+          const source = path.join(tmp, 'other-program.c');
+          const otherExe = path.join(tmp, 'other-program.exe');
+          fs.writeFileSync(source, OTHER_PROGRAM_C);
+          await execa(MINGW_GCC, ['-O2', '-s', '-o', otherExe, source, '-lcrypt32']);
 
-        const key = crypto.randomBytes(32);
-        const other = await run(windowsPath(otherExe), key);
-        expect(other.code, other.stderr).toBe(0);
-        const opened = await dpapi('unprotect', other.stdout);
-        expect(opened.code).toBe(1);
-        expect(opened.stdout.includes(key)).toBe(false);
-        expect(opened.stderr).toContain('not a certagent DPAPI blob');
-      });
+          const key = crypto.randomBytes(32);
+          const other = await run(windowsPath(otherExe), key);
+          expect(other.code, other.stderr).toBe(0);
+          const opened = await dpapi('unprotect', other.stdout);
+          expect(opened.code).toBe(1);
+          expect(opened.stdout.includes(key)).toBe(false);
+          expect(opened.stderr).toContain('not a certagent DPAPI blob');
+        },
+      );
 
       it('refuses input that is no DPAPI blob, and empty input', async () => {
         const garbage = await dpapi('unprotect', Buffer.from('not a dpapi blob at all'));
@@ -163,11 +170,14 @@ describeWithTools(
         },
       );
 
-      it('without arguments is still the service host (outside the SCM it says so, exit 1)', async () => {
-        const res = await run(windowsPath(hostExe));
-        expect(res.code).toBe(1);
-        expect(res.stderr).toContain('runs only under the Service Control Manager');
-      });
+      it(
+        'without arguments is still the service ' + 'host (outside the SCM it says so, exit 1)',
+        async () => {
+          const res = await run(windowsPath(hostExe));
+          expect(res.code).toBe(1);
+          expect(res.stderr).toContain('runs only under the Service Control Manager');
+        },
+      );
     });
 
     describe('certagent.exe keeps conf/secret.key DPAPI-protected', () => {
@@ -183,27 +193,31 @@ describeWithTools(
       }, 1_500_000);
 
       function setProxyPassword(base: string, password: string): Promise<Run> {
-        const line = `${windowsPath(agentExe)} --base-dir ${windowsPath(base)} config set proxy.password`;
+        const line =
+          `${windowsPath(agentExe)} --base-dir ${windowsPath(base)} config set ` + `proxy.password`;
         return run(line, Buffer.from(`${password}\r\n`));
       }
 
-      it('seals a proxy password under a new DPAPI key (not 32 clear bytes), then reopens it', async () => {
-        const base = fs.mkdtempSync(path.join(tmp, 'base-'));
-        const res = await setProxyPassword(base, 'pr0xy-under-wine');
-        expect(res.code, res.stdout.toString() + res.stderr).toBe(0);
+      it(
+        'seals a proxy password under a new DPAPI ' + 'key (not 32 clear bytes), then reopens it',
+        async () => {
+          const base = fs.mkdtempSync(path.join(tmp, 'base-'));
+          const res = await setProxyPassword(base, 'pr0xy-under-wine');
+          expect(res.code, res.stdout.toString() + res.stderr).toBe(0);
 
-        const keyFile = path.join(base, 'conf', 'secret.key');
-        expect(fs.statSync(keyFile).size).not.toBe(32);
-        const key = await unprotectKeyFile(keyFile);
-        expect(key.length).toBe(32);
-        expect(proxyPasswordWith(base, key)).toBe('pr0xy-under-wine');
+          const keyFile = path.join(base, 'conf', 'secret.key');
+          expect(fs.statSync(keyFile).size).not.toBe(32);
+          const key = await unprotectKeyFile(keyFile);
+          expect(key.length).toBe(32);
+          expect(proxyPasswordWith(base, key)).toBe('pr0xy-under-wine');
 
-        // Again: now the agent unprotects the key it wrote, and seals under the same one.
-        const again = await setProxyPassword(base, 'second-password');
-        expect(again.code, again.stdout.toString() + again.stderr).toBe(0);
-        expect((await unprotectKeyFile(keyFile)).equals(key)).toBe(true);
-        expect(proxyPasswordWith(base, key)).toBe('second-password');
-      });
+          // Again: now the agent unprotects the key it wrote, and seals under the same one.
+          const again = await setProxyPassword(base, 'second-password');
+          expect(again.code, again.stdout.toString() + again.stderr).toBe(0);
+          expect((await unprotectKeyFile(keyFile)).equals(key)).toBe(true);
+          expect(proxyPasswordWith(base, key)).toBe('second-password');
+        },
+      );
 
       it('rewrites a clear key from before in DPAPI form, keeping the same key', async () => {
         const base = fs.mkdtempSync(path.join(tmp, 'base-'));
@@ -226,7 +240,8 @@ describeWithTools(
         fs.mkdirSync(path.dirname(lonely));
         fs.linkSync(agentExe, lonely);
 
-        const line = `${windowsPath(lonely)} --base-dir ${windowsPath(base)} config set proxy.password`;
+        const line =
+          `${windowsPath(lonely)} --base-dir ${windowsPath(base)} config set ` + `proxy.password`;
         const res = await run(line, Buffer.from('pw\r\n'));
         const output = res.stdout.toString() + res.stderr;
         expect(res.code, output).toBe(1);

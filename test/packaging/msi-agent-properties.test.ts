@@ -78,62 +78,71 @@ describe('agent applies the MSI properties on first start', () => {
     expect(names).toEqual(Object.keys(FULL_INSTALL).sort());
   });
 
-  it('stores proxy (password sealed) and auto-update off, registers, then empties the key', async () => {
-    const reg = memoryRegistry(FULL_INSTALL);
-    const { log, text } = capturedLog();
-    const calls: Array<[string, string]> = [];
-    const outcome = await applyInstallProperties({
-      registry: reg.registry,
-      files,
-      log,
-      register: async (token, server) => void calls.push([token, server]),
-    });
+  it(
+    'stores proxy (password sealed) and ' + 'auto-update off, registers, then empties the key',
+    async () => {
+      const reg = memoryRegistry(FULL_INSTALL);
+      const { log, text } = capturedLog();
+      const calls: Array<[string, string]> = [];
+      const outcome = await applyInstallProperties({
+        registry: reg.registry,
+        files,
+        log,
+        register: async (token, server) => void calls.push([token, server]),
+      });
 
-    expect(outcome).toBe('registered');
-    expect(calls).toEqual([['tok-abc-123', 'https://manager.example.test:8443']]);
-    const config = loadAgentConfig(files.config);
-    expect(config.autoUpdate).toBe(false);
-    expect(config.proxy).toMatchObject({
-      host: 'proxy.example.test',
-      port: 3128,
-      domain: 'CORP',
-      user: 'alice',
-    });
-    expect(config.proxy.password).not.toContain('pr0xy-s3cret');
-    expect(revealProxyPassword(config, SecretBox.open(files.secretKey))).toBe('pr0xy-s3cret');
-    expect(fs.readFileSync(files.config, 'utf8')).not.toContain('tok-abc-123');
-    expect(fs.statSync(files.config).mode & 0o777).toBe(0o600);
-    expect(reg.current()).toEqual({});
-    expect(text()).not.toMatch(/tok-abc-123|pr0xy-s3cret/);
-  });
+      expect(outcome).toBe('registered');
+      expect(calls).toEqual([['tok-abc-123', 'https://manager.example.test:8443']]);
+      const config = loadAgentConfig(files.config);
+      expect(config.autoUpdate).toBe(false);
+      expect(config.proxy).toMatchObject({
+        host: 'proxy.example.test',
+        port: 3128,
+        domain: 'CORP',
+        user: 'alice',
+      });
+      expect(config.proxy.password).not.toContain('pr0xy-s3cret');
+      expect(revealProxyPassword(config, SecretBox.open(files.secretKey))).toBe('pr0xy-s3cret');
+      expect(fs.readFileSync(files.config, 'utf8')).not.toContain('tok-abc-123');
+      expect(fs.statSync(files.config).mode & 0o777).toBe(0o600);
+      expect(reg.current()).toEqual({});
+      expect(text()).not.toMatch(/tok-abc-123|pr0xy-s3cret/);
+    },
+  );
 
-  it('keeps the token in the registry when the manager cannot be reached, for the next start', async () => {
-    const reg = memoryRegistry(FULL_INSTALL);
-    const { log, text } = capturedLog();
-    const outcome = await applyInstallProperties({
-      registry: reg.registry,
-      files,
-      log,
-      register: async () => {
-        throw new Error('connect ECONNREFUSED 127.0.0.1:8443');
-      },
-    });
-    expect(outcome).toBe('registration-failed');
-    expect(reg.current()).toEqual({ Token: 'tok-abc-123', ServerCa: '' });
-    expect(text()).toContain('ECONNREFUSED');
-    expect(text()).not.toContain('tok-abc-123');
-  });
+  it(
+    'keeps the token in the registry when the ' + 'manager cannot be reached, for the next start',
+    async () => {
+      const reg = memoryRegistry(FULL_INSTALL);
+      const { log, text } = capturedLog();
+      const outcome = await applyInstallProperties({
+        registry: reg.registry,
+        files,
+        log,
+        register: async () => {
+          throw new Error('connect ECONNREFUSED 127.0.0.1:8443');
+        },
+      });
+      expect(outcome).toBe('registration-failed');
+      expect(reg.current()).toEqual({ Token: 'tok-abc-123', ServerCa: '' });
+      expect(text()).toContain('ECONNREFUSED');
+      expect(text()).not.toContain('tok-abc-123');
+    },
+  );
 
-  it('turns auto-update on for a fresh install when PROPERTY_AUTOUPDATE was not given', async () => {
-    const reg = memoryRegistry({ Token: '', AutoUpdate: AUTOUPDATE_NOT_GIVEN, ServerUrl: '' });
-    await applyInstallProperties({
-      registry: reg.registry,
-      files,
-      log: capturedLog().log,
-      register: async () => {},
-    });
-    expect(loadAgentConfig(files.config).autoUpdate).toBe(true);
-  });
+  it(
+    'turns auto-update on for a fresh install ' + 'when PROPERTY_AUTOUPDATE was not given',
+    async () => {
+      const reg = memoryRegistry({ Token: '', AutoUpdate: AUTOUPDATE_NOT_GIVEN, ServerUrl: '' });
+      await applyInstallProperties({
+        registry: reg.registry,
+        files,
+        log: capturedLog().log,
+        register: async () => {},
+      });
+      expect(loadAgentConfig(files.config).autoUpdate).toBe(true);
+    },
+  );
 
   it('keeps auto-update, proxy and server on an upgrade run without properties', async () => {
     fs.writeFileSync(
@@ -211,56 +220,59 @@ describe('PROPERTY_SERVER_CA: registering with a manager that has its own CA', (
     if (manager) fs.rmSync(manager.dataDir, { recursive: true, force: true });
   });
 
-  it('is refused without the CA (token kept), registers once the CA is given, pins it', async () => {
-    const files = newAgentFiles('msica');
-    const { token } = await addAgent(manager.dataDir, 'msi-private-ca');
-    const install = { Token: token, ServerUrl: manager.url, AutoUpdate: AUTOUPDATE_NOT_GIVEN };
-    const reg = memoryRegistry({ ...install, ServerCa: '' });
-    const first = capturedLog();
-    const apply = (log = first.log) =>
-      applyInstallProperties({
-        registry: reg.registry,
+  it(
+    'is refused without the CA (token kept), ' + 'registers once the CA is given, pins it',
+    async () => {
+      const files = newAgentFiles('msica');
+      const { token } = await addAgent(manager.dataDir, 'msi-private-ca');
+      const install = { Token: token, ServerUrl: manager.url, AutoUpdate: AUTOUPDATE_NOT_GIVEN };
+      const reg = memoryRegistry({ ...install, ServerCa: '' });
+      const first = capturedLog();
+      const apply = (log = first.log) =>
+        applyInstallProperties({
+          registry: reg.registry,
+          files,
+          log,
+          register: installerRegistration(files, log),
+        });
+
+      // Node's own roots do not know the manager's CA: the token must survive the failure.
+      const savedBundle = process.env.SSL_CERT_FILE;
+      delete process.env.SSL_CERT_FILE;
+      try {
+        expect(await apply()).toBe('registration-failed');
+      } finally {
+        if (savedBundle !== undefined) process.env.SSL_CERT_FILE = savedBundle;
+      }
+      expect(reg.current()).toEqual({ Token: token, ServerCa: '' });
+      expect(loadIdentity(files)).toBeUndefined();
+      expect(first.text()).not.toContain(token);
+
+      // A reinstall gives the CA; the next start registers with the same token.
+      Object.assign(reg.current()!, { ServerCa: manager.caPath });
+      const second = capturedLog();
+      expect(await apply(second.log)).toBe('registered');
+      expect(reg.current()).toEqual({});
+      expect(loadIdentity(files)).toBeDefined();
+      expect(fs.readFileSync(files.serverCa, 'utf8')).toBe(fs.readFileSync(manager.caPath, 'utf8'));
+      expect(loadAgentConfig(files.config).server).toBe(manager.url);
+      expect(second.text()).not.toContain(token);
+
+      // An upgrade without properties leaves the pinned CA and the registration as they are.
+      const pinned = fs.readFileSync(files.serverCa, 'utf8');
+      const upgrade = memoryRegistry({ Token: '', ServerUrl: '', ServerCa: '', AutoUpdate: '' });
+      const outcome = await applyInstallProperties({
+        registry: upgrade.registry,
         files,
-        log,
-        register: installerRegistration(files, log),
+        log: capturedLog().log,
+        register: installerRegistration(files, capturedLog().log),
       });
-
-    // Node's own roots do not know the manager's CA: the token must survive the failure.
-    const savedBundle = process.env.SSL_CERT_FILE;
-    delete process.env.SSL_CERT_FILE;
-    try {
-      expect(await apply()).toBe('registration-failed');
-    } finally {
-      if (savedBundle !== undefined) process.env.SSL_CERT_FILE = savedBundle;
-    }
-    expect(reg.current()).toEqual({ Token: token, ServerCa: '' });
-    expect(loadIdentity(files)).toBeUndefined();
-    expect(first.text()).not.toContain(token);
-
-    // A reinstall gives the CA; the next start registers with the same token.
-    Object.assign(reg.current()!, { ServerCa: manager.caPath });
-    const second = capturedLog();
-    expect(await apply(second.log)).toBe('registered');
-    expect(reg.current()).toEqual({});
-    expect(loadIdentity(files)).toBeDefined();
-    expect(fs.readFileSync(files.serverCa, 'utf8')).toBe(fs.readFileSync(manager.caPath, 'utf8'));
-    expect(loadAgentConfig(files.config).server).toBe(manager.url);
-    expect(second.text()).not.toContain(token);
-
-    // An upgrade without properties leaves the pinned CA and the registration as they are.
-    const pinned = fs.readFileSync(files.serverCa, 'utf8');
-    const upgrade = memoryRegistry({ Token: '', ServerUrl: '', ServerCa: '', AutoUpdate: '' });
-    const outcome = await applyInstallProperties({
-      registry: upgrade.registry,
-      files,
-      log: capturedLog().log,
-      register: installerRegistration(files, capturedLog().log),
-    });
-    expect(outcome).toBe('applied');
-    expect(upgrade.current()).toEqual({});
-    expect(fs.readFileSync(files.serverCa, 'utf8')).toBe(pinned);
-    expect(loadAgentConfig(files.config).server).toBe(manager.url);
-  });
+      expect(outcome).toBe('applied');
+      expect(upgrade.current()).toEqual({});
+      expect(fs.readFileSync(files.serverCa, 'utf8')).toBe(pinned);
+      expect(loadAgentConfig(files.config).server).toBe(manager.url);
+    },
+  );
 
   const notPem = (dir: string) => {
     const file = path.join(dir, 'not-a-cert.pem');

@@ -140,10 +140,13 @@ describeWithTools('MSI (wixl): tables, signature, reproducibility', TOOLS, () =>
     msi = await build('a');
   });
 
-  it('hides the token and the proxy password from installer logs (MsiHiddenProperties)', async () => {
-    const hidden = (await property(msi, 'MsiHiddenProperties'))?.split(';');
-    expect(hidden).toEqual(expect.arrayContaining(['PROPERTY_TOKEN', 'PROPERTY_PROXY_PASSWORD']));
-  });
+  it(
+    'hides the token and the proxy password ' + 'from installer logs (MsiHiddenProperties)',
+    async () => {
+      const hidden = (await property(msi, 'MsiHiddenProperties'))?.split(';');
+      expect(hidden).toEqual(expect.arrayContaining(['PROPERTY_TOKEN', 'PROPERTY_PROXY_PASSWORD']));
+    },
+  );
 
   it('never reboots, has ARP entries and a fixed UpgradeCode', async () => {
     const meta = readProductMetadata();
@@ -365,50 +368,54 @@ describeWithTools(
       expect(text).toMatch(/Cannot find module.*run/);
     });
 
-    it('stops gracefully on `sc stop` (CTRL_C), kills after the grace period, starts again', async () => {
-      const dataDir = path.join(wine.driveC, 'ProgramData/certagent');
-      const serviceLog = path.join(dataDir, 'logs/service.log');
-      const standInLog = path.join(dataDir, 'logs/stand-in.log');
-      // node.exe, the stand-in agent, runs this file for `run`: the host starts it in the
-      // data folder. It records its start and the signal that ends it.
-      const writeStandIn = (onSigint: string) =>
-        fs.writeFileSync(
-          path.join(dataDir, 'run'),
-          `const fs = require('fs');
-           const log = (line) => fs.appendFileSync(${JSON.stringify(windowsPath(standInLog))}, line + '\\n');
+    it(
+      'stops gracefully on `sc stop` (CTRL_C), ' + 'kills after the grace period, starts again',
+      async () => {
+        const dataDir = path.join(wine.driveC, 'ProgramData/certagent');
+        const serviceLog = path.join(dataDir, 'logs/service.log');
+        const standInLog = path.join(dataDir, 'logs/stand-in.log');
+        // node.exe, the stand-in agent, runs this file for `run`: the host starts it in the
+        // data folder. It records its start and the signal that ends it.
+        const writeStandIn = (onSigint: string) =>
+          fs.writeFileSync(
+            path.join(dataDir, 'run'),
+            `const fs = require('fs');
+           const log = (line) => ` +
+              `fs.appendFileSync(${JSON.stringify(windowsPath(standInLog))}, line + '\\n');
            log('started ' + process.pid);
            process.on('SIGINT', () => { log('SIGINT ' + process.pid); ${onSigint} });
            setInterval(() => {}, 1000);`,
-        );
-      writeStandIn('process.exit(0);');
-      await stopService();
-      await startService();
-      await waitFor(() => read(standInLog).includes('started'), 'the stand-in agent to start');
-      expect(agentProcesses(wine)).toHaveLength(1);
+          );
+        writeStandIn('process.exit(0);');
+        await stopService();
+        await startService();
+        await waitFor(() => read(standInLog).includes('started'), 'the stand-in agent to start');
+        expect(agentProcesses(wine)).toHaveLength(1);
 
-      await stopService();
-      expect(read(standInLog)).toMatch(/SIGINT/);
-      expect(read(serviceLog)).toMatch(/certagent\.exe exited on request/);
-      await expectNoAgentProcess();
+        await stopService();
+        expect(read(standInLog)).toMatch(/SIGINT/);
+        expect(read(serviceLog)).toMatch(/certagent\.exe exited on request/);
+        await expectNoAgentProcess();
 
-      await startService();
-      await waitFor(() => agentProcesses(wine).length === 1, 'certagent.exe to run again');
+        await startService();
+        await waitFor(() => agentProcesses(wine).length === 1, 'certagent.exe to run again');
 
-      // An agent that ignores the request is ended once the grace period is over.
-      fs.rmSync(standInLog);
-      writeStandIn('/* ignored */');
-      await stopService();
-      await startService();
-      await waitFor(() => read(standInLog).includes('started'), 'the stubborn stand-in to start');
-      await stopService();
-      expect(read(standInLog)).toMatch(/SIGINT/);
-      expect(read(serviceLog)).toMatch(/terminating certagent\.exe .*did not exit on request/);
-      await expectNoAgentProcess();
+        // An agent that ignores the request is ended once the grace period is over.
+        fs.rmSync(standInLog);
+        writeStandIn('/* ignored */');
+        await stopService();
+        await startService();
+        await waitFor(() => read(standInLog).includes('started'), 'the stubborn stand-in to start');
+        await stopService();
+        expect(read(standInLog)).toMatch(/SIGINT/);
+        expect(read(serviceLog)).toMatch(/terminating certagent\.exe .*did not exit on request/);
+        await expectNoAgentProcess();
 
-      // Back to the state the next tests expect: service running, no stand-in script.
-      fs.rmSync(path.join(dataDir, 'run'));
-      await startService();
-    });
+        // Back to the state the next tests expect: service running, no stand-in script.
+        fs.rmSync(path.join(dataDir, 'run'));
+        await startService();
+      },
+    );
 
     it('hands the values to the agent: read and deleted through the real reg.exe', async () => {
       const registry = regExeRegistry(async (args) => {
@@ -430,31 +437,37 @@ describeWithTools(
       expect(left).toHaveProperty('ProxyHost', 'proxy.example.test');
     });
 
-    it('upgrades without properties: keeps the agent configuration, replaces the ARP entry', async () => {
-      // What the agent wrote on its first start; the upgrade must leave it alone.
-      const conf = path.join(wine.driveC, 'ProgramData/certagent/conf/agent.json');
-      fs.writeFileSync(conf, '{"server":"https://manager.example.test"}');
+    it(
+      'upgrades without properties: keeps the ' + 'agent configuration, replaces the ARP entry',
+      async () => {
+        // What the agent wrote on its first start; the upgrade must leave it alone.
+        const conf = path.join(wine.driveC, 'ProgramData/certagent/conf/agent.json');
+        fs.writeFileSync(conf, '{"server":"https://manager.example.test"}');
 
-      expect(await wine.msiexec(['/i', windowsPath(v2), '/qn', '/l*v', log()])).toBe(0);
-      expect(fs.readFileSync(conf, 'utf8')).toBe('{"server":"https://manager.example.test"}');
-      expect(await arpEntry(v1)).toBeNull();
-      expect(await arpEntry(v2)).toMatchObject({ DisplayVersion: '0.1.1' });
+        expect(await wine.msiexec(['/i', windowsPath(v2), '/qn', '/l*v', log()])).toBe(0);
+        expect(fs.readFileSync(conf, 'utf8')).toBe('{"server":"https://manager.example.test"}');
+        expect(await arpEntry(v1)).toBeNull();
+        expect(await arpEntry(v2)).toMatchObject({ DisplayVersion: '0.1.1' });
 
-      // Nothing given: no token, and auto-update says "not given" so the agent keeps its own.
-      const handed = await wine.regQuery(INSTALL_KEY);
-      expect(handed?.Token ?? '').toBe('');
-      expect(handed?.AutoUpdate).toBe(AUTOUPDATE_NOT_GIVEN);
-      expect(await wine.regQuery(SERVICE_KEY)).not.toBeNull();
-    });
+        // Nothing given: no token, and auto-update says "not given" so the agent keeps its own.
+        const handed = await wine.regQuery(INSTALL_KEY);
+        expect(handed?.Token ?? '').toBe('');
+        expect(handed?.AutoUpdate).toBe(AUTOUPDATE_NOT_GIVEN);
+        expect(await wine.regQuery(SERVICE_KEY)).not.toBeNull();
+      },
+    );
 
-    it('uninstalls with /x: service, program files and ARP entry gone, configuration kept', async () => {
-      expect(await wine.msiexec(['/x', windowsPath(v2), '/qn', '/l*v', log()])).toBe(0);
-      expect(await wine.regQuery(SERVICE_KEY)).toBeNull();
-      expect(await arpEntry(v2)).toBeNull();
-      expect(fs.existsSync(path.join(programFiles(), 'certagent.exe'))).toBe(false);
-      expect(fs.existsSync(path.join(wine.driveC, 'ProgramData/certagent/conf/agent.json'))).toBe(
-        true,
-      );
-    });
+    it(
+      'uninstalls with /x: service, program ' + 'files and ARP entry gone, configuration kept',
+      async () => {
+        expect(await wine.msiexec(['/x', windowsPath(v2), '/qn', '/l*v', log()])).toBe(0);
+        expect(await wine.regQuery(SERVICE_KEY)).toBeNull();
+        expect(await arpEntry(v2)).toBeNull();
+        expect(fs.existsSync(path.join(programFiles(), 'certagent.exe'))).toBe(false);
+        expect(fs.existsSync(path.join(wine.driveC, 'ProgramData/certagent/conf/agent.json'))).toBe(
+          true,
+        );
+      },
+    );
   },
 );

@@ -141,23 +141,28 @@ describeWithTools(
       ]);
     });
 
-    it('stores its layer gzip-compressed, so the archive is far smaller than the agent', async () => {
-      const manifest = JSON.parse((await execa('tar', ['-xOf', archive, 'manifest.json'])).stdout);
-      const [layer] = manifest[0].Layers as string[];
-      expect(layer).toMatch(/^[0-9a-f]{64}\.tar\.gz$/);
-      const out = path.join(tmp, 'layer-check');
-      fs.mkdirSync(out);
-      await execa('tar', ['-xf', archive, '-C', out, layer]);
-      expect([...fs.readFileSync(path.join(out, layer)).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
-      // The legacy layout (<id>/layer.tar) that older docker versions read points at it too.
-      const { stdout: listing } = await execa('tar', ['-tvf', archive]);
-      expect(listing).toMatch(
-        new RegExp(`/layer\\.tar -> \\.\\./${layer.replace(/\./g, '\\.')}$`, 'm'),
-      );
+    it(
+      'stores its layer gzip-compressed, so ' + 'the archive is far smaller than the agent',
+      async () => {
+        const manifest = JSON.parse(
+          (await execa('tar', ['-xOf', archive, 'manifest.json'])).stdout,
+        );
+        const [layer] = manifest[0].Layers as string[];
+        expect(layer).toMatch(/^[0-9a-f]{64}\.tar\.gz$/);
+        const out = path.join(tmp, 'layer-check');
+        fs.mkdirSync(out);
+        await execa('tar', ['-xf', archive, '-C', out, layer]);
+        expect([...fs.readFileSync(path.join(out, layer)).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+        // The legacy layout (<id>/layer.tar) that older docker versions read points at it too.
+        const { stdout: listing } = await execa('tar', ['-tvf', archive]);
+        expect(listing).toMatch(
+          new RegExp(`/layer\\.tar -> \\.\\./${layer.replace(/\./g, '\\.')}$`, 'm'),
+        );
 
-      const agent = fs.statSync(path.join(rootfs, 'opt/certagent/certagent')).size;
-      expect(fs.statSync(archive).size).toBeLessThan(agent * 0.6);
-    });
+        const agent = fs.statSync(path.join(rootfs, 'opt/certagent/certagent')).size;
+        expect(fs.statSync(archive).size).toBeLessThan(agent * 0.6);
+      },
+    );
 
     it('carries the OCI labels, with created taken from SOURCE_DATE_EPOCH', async () => {
       const meta = readProductMetadata();
@@ -235,46 +240,52 @@ describeWithTools(
         await manager?.stop();
       });
 
-      it('trusts only the image CA bundle by default, so a private-CA manager is refused', async () => {
-        const { token } = await addAgent(manager.dataDir, 'image-default-trust');
-        const r = await runInImage(
-          rootfs,
-          [...imageEnv, `CERTAGENT_TOKEN=${token}`],
-          ['/opt/certagent/certagent', 'register', '--server', manager.url],
-        );
-        expect(r.exitCode).toBe(1);
-        expect(r.stderr).toMatch(/certificate|CA/i);
-        const conf = path.join(rootfs, 'base/conf');
-        const kept = fs.existsSync(conf) ? fs.readdirSync(conf) : [];
-        expect(kept.filter((f) => /identity|agent\.(crt|key|pem)/.test(f))).toEqual([]);
-      });
+      it(
+        'trusts only the image CA bundle by ' + 'default, so a private-CA manager is refused',
+        async () => {
+          const { token } = await addAgent(manager.dataDir, 'image-default-trust');
+          const r = await runInImage(
+            rootfs,
+            [...imageEnv, `CERTAGENT_TOKEN=${token}`],
+            ['/opt/certagent/certagent', 'register', '--server', manager.url],
+          );
+          expect(r.exitCode).toBe(1);
+          expect(r.stderr).toMatch(/certificate|CA/i);
+          const conf = path.join(rootfs, 'base/conf');
+          const kept = fs.existsSync(conf) ? fs.readdirSync(conf) : [];
+          expect(kept.filter((f) => /identity|agent\.(crt|key|pem)/.test(f))).toEqual([]);
+        },
+      );
 
-      it('registers with --token as uid 10001 when SSL_CERT_FILE names the mounted CA', async () => {
-        const { token } = await addAgent(manager.dataDir, 'image-agent');
-        const env = [
-          ...imageEnv.filter((e) => !e.startsWith('SSL_CERT_FILE=')),
-          'SSL_CERT_FILE=/certs/manager-ca.pem',
-        ];
-        const r = await runInImage(rootfs, env, [
-          '/opt/certagent/certagent',
-          'register',
-          '--token',
-          token,
-          '--server',
-          manager.url,
-        ]);
-        expect(r.stderr).not.toMatch(/error/i);
-        expect(r.exitCode).toBe(0);
-        expect(r.stdout).toMatch(/registered as image-agent/);
+      it(
+        'registers with --token as uid 10001 ' + 'when SSL_CERT_FILE names the mounted CA',
+        async () => {
+          const { token } = await addAgent(manager.dataDir, 'image-agent');
+          const env = [
+            ...imageEnv.filter((e) => !e.startsWith('SSL_CERT_FILE=')),
+            'SSL_CERT_FILE=/certs/manager-ca.pem',
+          ];
+          const r = await runInImage(rootfs, env, [
+            '/opt/certagent/certagent',
+            'register',
+            '--token',
+            token,
+            '--server',
+            manager.url,
+          ]);
+          expect(r.stderr).not.toMatch(/error/i);
+          expect(r.exitCode).toBe(0);
+          expect(r.stdout).toMatch(/registered as image-agent/);
 
-        // Written into the /base volume, owned by the image user, secrets private.
-        const conf = path.join(rootfs, 'base/conf');
-        const written = fs.readdirSync(conf).map((f) => fs.statSync(path.join(conf, f)));
-        expect(written.length).toBeGreaterThan(0);
-        for (const st of written) expect(st.uid).toBe(IMAGE_LAYOUT.uid);
-        expect(fs.existsSync(path.join(conf, 'agent.pem'))).toBe(true);
-        expect(fs.statSync(path.join(conf, 'agent.key')).mode & 0o777).toBe(0o600);
-      });
+          // Written into the /base volume, owned by the image user, secrets private.
+          const conf = path.join(rootfs, 'base/conf');
+          const written = fs.readdirSync(conf).map((f) => fs.statSync(path.join(conf, f)));
+          expect(written.length).toBeGreaterThan(0);
+          for (const st of written) expect(st.uid).toBe(IMAGE_LAYOUT.uid);
+          expect(fs.existsSync(path.join(conf, 'agent.pem'))).toBe(true);
+          expect(fs.statSync(path.join(conf, 'agent.key')).mode & 0o777).toBe(0o600);
+        },
+      );
     });
 
     // Byte-for-byte reproducibility of the image archive is checked on two real release

@@ -93,18 +93,21 @@ describeWithTools('two release builds', RELEASE_TOOLS, () => {
     expect(output).toMatch(/certagent_[\d.]+_amd64\.deb\s+[\d.]+ MiB\s+[0-9a-f]{64}/);
   });
 
-  it('give byte-identical .deb, .rpm, .bin, MSI and image archive from one commit and epoch', async () => {
-    const sums = fs.readFileSync(path.join(second, 'SHA256SUMS'), 'utf8');
-    const files = COMPARED.flatMap((format) => first[format]);
-    expect(files.map((f) => path.extname(f)).sort()).toEqual(
-      ['.bin', '.deb', '.msi', '.rpm', '.tar'].sort(),
-    );
-    for (const file of files) {
-      const { stdout } = await execa('sha256sum', [file]);
-      expect(sums).toContain(`${stdout.split(' ')[0]}  ${path.basename(file)}\n`);
-    }
-    expect(sums.trim().split('\n')).toHaveLength(files.length);
-  });
+  it(
+    'give byte-identical .deb, .rpm, .bin, MSI ' + 'and image archive from one commit and epoch',
+    async () => {
+      const sums = fs.readFileSync(path.join(second, 'SHA256SUMS'), 'utf8');
+      const files = COMPARED.flatMap((format) => first[format]);
+      expect(files.map((f) => path.extname(f)).sort()).toEqual(
+        ['.bin', '.deb', '.msi', '.rpm', '.tar'].sort(),
+      );
+      for (const file of files) {
+        const { stdout } = await execa('sha256sum', [file]);
+        expect(sums).toContain(`${stdout.split(' ')[0]}  ${path.basename(file)}\n`);
+      }
+      expect(sums.trim().split('\n')).toHaveLength(files.length);
+    },
+  );
 
   it('sign SHA256SUMS with the release key, and the signature fails on altered sums', async () => {
     const armored = fs.readFileSync('.cache/dev-keys/release-key.asc', 'utf8');

@@ -48,20 +48,23 @@ describeWithTools('.rpm package', ['rpm', 'rpmbuild', 'rpmlint'], () => {
     );
   });
 
-  it('has scriptlets that create the user and dirs and never start an unregistered agent', async () => {
-    const { stdout } = await execa('rpm', ['-qp', '--scripts', rpm]);
-    expect(stdout).toMatch(/preinstall scriptlet[\s\S]*useradd --system/);
-    expect(stdout).toMatch(/postinstall scriptlet[\s\S]*certagent_create_dirs/);
-    expect(stdout).toContain('systemctl try-restart certagent.service');
-    const post = stdout.slice(
-      stdout.indexOf('postinstall scriptlet'),
-      stdout.indexOf('preuninstall'),
-    );
-    // The scriptlet's own steps follow the inlined function library.
-    const steps = post.slice(post.search(/^certagent_create_dirs$/m));
-    expect(steps).toContain('systemctl enable certagent.service');
-    expect(steps).not.toMatch(/systemctl start|certagent_service_start/);
-  });
+  it(
+    'has scriptlets that create the user and ' + 'dirs and never start an unregistered agent',
+    async () => {
+      const { stdout } = await execa('rpm', ['-qp', '--scripts', rpm]);
+      expect(stdout).toMatch(/preinstall scriptlet[\s\S]*useradd --system/);
+      expect(stdout).toMatch(/postinstall scriptlet[\s\S]*certagent_create_dirs/);
+      expect(stdout).toContain('systemctl try-restart certagent.service');
+      const post = stdout.slice(
+        stdout.indexOf('postinstall scriptlet'),
+        stdout.indexOf('preuninstall'),
+      );
+      // The scriptlet's own steps follow the inlined function library.
+      const steps = post.slice(post.search(/^certagent_create_dirs$/m));
+      expect(steps).toContain('systemctl enable certagent.service');
+      expect(steps).not.toMatch(/systemctl start|certagent_service_start/);
+    },
+  );
 
   it('registers the SysVinit script with chkconfig only where systemd does not run', async () => {
     const { stdout } = await execa('rpm', ['-qp', '--scripts', rpm]);
@@ -73,10 +76,16 @@ describeWithTools('.rpm package', ['rpm', 'rpmbuild', 'rpmlint'], () => {
       return text.slice(text.lastIndexOf('\n}\n'));
     };
     expect(scriptlet('postinstall')).toMatch(
-      /if certagent_has_systemd; then[\s\S]*systemctl enable[\s\S]*elif command -v chkconfig[^\n]*\n\s*chkconfig --add certagent/,
+      new RegExp(
+        String.raw`if certagent_has_systemd; then[\s\S]*systemctl enable[\s\S]*elif ` +
+          String.raw`command -v chkconfig[^\n]*\n\s*chkconfig --add certagent`,
+      ),
     );
     expect(scriptlet('preuninstall')).toMatch(
-      /certagent_service_stop[\s\S]*systemctl disable[\s\S]*elif command -v chkconfig[^\n]*\n\s*chkconfig --del certagent/,
+      new RegExp(
+        String.raw`certagent_service_stop[\s\S]*systemctl disable[\s\S]*elif command -v ` +
+          String.raw`chkconfig[^\n]*\n\s*chkconfig --del certagent`,
+      ),
     );
     expect(scriptlet('postuninstall')).toMatch(/\$1" -ge 1[\s\S]*certagent_service_try_restart/);
     const { stdout: mode } = await execa('rpm', ['-qp', '--dump', rpm]);

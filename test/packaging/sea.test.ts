@@ -158,13 +158,16 @@ describeWithTools('single executables', ['osslsigncode', 'strip'], () => {
     expect(res.all).toMatch(/unknown command/);
   });
 
-  it('signs the Windows executable so that osslsigncode verify passes with the dev CA', async () => {
-    const res = await execa('osslsigncode', ['verify', '-in', windows, '-CAfile', DEV_CA], {
-      reject: false,
-    });
-    expect(res.stdout).toContain('Signature verification: ok');
-    expect(res.exitCode).toBe(0);
-  });
+  it(
+    'signs the Windows executable so that ' + 'osslsigncode verify passes with the dev CA',
+    async () => {
+      const res = await execa('osslsigncode', ['verify', '-in', windows, '-CAfile', DEV_CA], {
+        reject: false,
+      });
+      expect(res.stdout).toContain('Signature verification: ok');
+      expect(res.exitCode).toBe(0);
+    },
+  );
 
   it('builds the bootstrap downloader as certagent-setup.exe, signed like the agent', async () => {
     expect(bootstrap).toBeDefined();
@@ -200,44 +203,52 @@ describeWithTools('single executables', ['osslsigncode', 'strip'], () => {
   });
 });
 
-it('bundles the agent into one CommonJS file with the build stamp and no native files', async () => {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-bundle-')), 'a.cjs');
-  await bundleAgent(out, { commit: 'c0ffee', date: '2001-02-03T04:05:06.000Z' });
-  const code = fs.readFileSync(out, 'utf8');
-  expect(code).toContain('"c0ffee"');
-  // Optional native addons (ssh2) are stubbed so their JavaScript fallback is used.
-  expect(code).not.toMatch(/require\(["'][^"']+\.node["']\)/);
-  const res = await execa(process.execPath, [out, 'version', '--json']);
-  expect(JSON.parse(res.stdout)).toMatchObject({
-    commit: 'c0ffee',
-    date: '2001-02-03T04:05:06.000Z',
-  });
-  fs.rmSync(path.dirname(out), { recursive: true });
-});
+it(
+  'bundles the agent into one CommonJS file ' + 'with the build stamp and no native files',
+  async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'certagent-bundle-')), 'a.cjs');
+    await bundleAgent(out, { commit: 'c0ffee', date: '2001-02-03T04:05:06.000Z' });
+    const code = fs.readFileSync(out, 'utf8');
+    expect(code).toContain('"c0ffee"');
+    // Optional native addons (ssh2) are stubbed so their JavaScript fallback is used.
+    expect(code).not.toMatch(/require\(["'][^"']+\.node["']\)/);
+    const res = await execa(process.execPath, [out, 'version', '--json']);
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      commit: 'c0ffee',
+      date: '2001-02-03T04:05:06.000Z',
+    });
+    fs.rmSync(path.dirname(out), { recursive: true });
+  },
+);
 
-it('compiles the given release public key into the bundle for the updater, reproducibly', async () => {
-  const key = await createReleaseKey();
-  const dir = fs.mkdtempSync(path.join(work, 'bundle-key-'));
-  const [a, b, none] = ['a.cjs', 'b.cjs', 'none.cjs'].map((f) => path.join(dir, f));
-  await bundleAgent(a, STAMP, key.publicKeyArmored);
-  await bundleAgent(b, STAMP, key.publicKeyArmored);
-  await bundleAgent(none, STAMP);
-  expect(fs.readFileSync(a).equals(fs.readFileSync(b))).toBe(true);
+it(
+  'compiles the given release public key into ' + 'the bundle for the updater, reproducibly',
+  async () => {
+    const key = await createReleaseKey();
+    const dir = fs.mkdtempSync(path.join(work, 'bundle-key-'));
+    const [a, b, none] = ['a.cjs', 'b.cjs', 'none.cjs'].map((f) => path.join(dir, f));
+    await bundleAgent(a, STAMP, key.publicKeyArmored);
+    await bundleAgent(b, STAMP, key.publicKeyArmored);
+    await bundleAgent(none, STAMP);
+    expect(fs.readFileSync(a).equals(fs.readFileSync(b))).toBe(true);
 
-  // The key is in the bundle as a JavaScript string literal (esbuild define).
-  const literal = /"(-----BEGIN PGP PUBLIC KEY BLOCK-----[^"]*)"/.exec(fs.readFileSync(a, 'utf8'));
-  const embedded = JSON.parse(`"${literal![1]}"`) as string;
-  const fingerprint = (await openpgp.readKey({ armoredKey: embedded })).getFingerprint();
-  const expected = (await openpgp.readKey({ armoredKey: key.publicKeyArmored })).getFingerprint();
-  expect(fingerprint).toBe(expected);
+    // The key is in the bundle as a JavaScript string literal (esbuild define).
+    const literal = /"(-----BEGIN PGP PUBLIC KEY BLOCK-----[^"]*)"/.exec(
+      fs.readFileSync(a, 'utf8'),
+    );
+    const embedded = JSON.parse(`"${literal![1]}"`) as string;
+    const fingerprint = (await openpgp.readKey({ armoredKey: embedded })).getFingerprint();
+    const expected = (await openpgp.readKey({ armoredKey: key.publicKeyArmored })).getFingerprint();
+    expect(fingerprint).toBe(expected);
 
-  const args = await installWithoutKeyFile(key, 'bundle');
-  const withKey = await runAgent([process.execPath, a], args);
-  expect(withKey.all).toBe('update available: 1.0.0 -> 1.1.0');
-  const withoutKey = await runAgent([process.execPath, none], args);
-  expect(withoutKey.exitCode).toBe(1);
-  expect(withoutKey.all).toMatch(/no trusted release key is configured/);
-});
+    const args = await installWithoutKeyFile(key, 'bundle');
+    const withKey = await runAgent([process.execPath, a], args);
+    expect(withKey.all).toBe('update available: 1.0.0 -> 1.1.0');
+    const withoutKey = await runAgent([process.execPath, none], args);
+    expect(withoutKey.exitCode).toBe(1);
+    expect(withoutKey.all).toMatch(/no trusted release key is configured/);
+  },
+);
 
 it('refuses to embed anything but an armoured public key', async () => {
   const key = await createReleaseKey();
