@@ -22,8 +22,12 @@ it('bundles into a single file that evaluates PAC files and builds NTLM messages
       `import { ntlmNegotiate } from ${JSON.stringify(path.join(root, 'ntlm-auth.ts'))};`,
       `import { createProxyDispatcher } from ${JSON.stringify(path.join(root, 'dispatcher.ts'))};`,
       'void (async () => {',
-      'const pac = await PacSandbox.compile("function FindProxyForURL(u, h) { return dnsDomainIs(h, \\".test\\") ? \\"PROXY p:1\\" : \\"DIRECT\\"; }", "x.pac", "10.0.0.1");',
-      'console.log(await pac.evaluate("https://a.test/", "a.test", {}), ntlmNegotiate("CORP").slice(0, 9), typeof createProxyDispatcher({}).dispatch);',
+      'const pac = await PacSandbox.compile("function FindProxyForURL(u, h) { return ' +
+        'dnsDomainIs(h, \\".test\\") ? \\"PROXY p:1\\" : \\"DIRECT\\"; }", "x.pac", ' +
+        '"10.0.0.1");',
+      'console.log(await pac.evaluate("https://a.test/", "a.test", {}), ' +
+        'ntlmNegotiate("CORP").slice(0, 9), typeof ' +
+        'createProxyDispatcher({}).dispatch);',
       'await pac.close();',
       '})();',
     ].join('\n'),

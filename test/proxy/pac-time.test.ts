@@ -77,7 +77,8 @@ async function answers(gmt: boolean, now: number): Promise<Record<string, boolea
   );
   const source =
     `var calls = [${calls.map((c) => `function () { return ${c}; }`).join(',\n')}];\n` +
-    'function FindProxyForURL() { return JSON.stringify(calls.map(function (f) { return f(); })); }';
+    'function FindProxyForURL() { return JSON.stringify(calls.map(function (f) { return f(); ' +
+    '})); }';
   const sandbox = await PacSandbox.compile(source, 'clock.pac', '10.0.0.1');
   sandboxes.push(sandbox);
   const results = JSON.parse(await sandbox.evaluate('https://x.test/', 'x.test', {}, now));

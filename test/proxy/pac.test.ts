@@ -103,7 +103,8 @@ describe('PAC sandbox', () => {
     ['a helper constructor', 'return shExpMatch.constructor("return typeof process")();'],
     [
       'require',
-      'return typeof require === "undefined" ? "DIRECT" : require("fs").readFileSync("/etc/passwd");',
+      'return typeof require === "undefined" ? "DIRECT" : ' +
+        'require("fs").readFileSync("/etc/passwd");',
     ],
   ])('gives no way out through %s', async (_t, body) => {
     const source = `function FindProxyForURL(url, host) { ${body} }`;

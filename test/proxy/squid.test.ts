@@ -216,7 +216,10 @@ describeWithTools('HTTPS through a real squid', ['squid', 'htpasswd', 'openssl']
   it('reports an unreachable proxy', async () => {
     const connector = new ProxyConnector({ host: '127.0.0.1', port: 1 });
     await expect(connector.openSocket({ host: '127.0.0.1', port: originPort })).rejects.toThrow(
-      /cannot reach 127\.0\.0\.1:\d+: PROXY 127\.0\.0\.1:1: cannot connect to proxy 127\.0\.0\.1:1: ECONNREFUSED/,
+      new RegExp(
+        String.raw`cannot reach 127\.0\.0\.1:\d+: PROXY 127\.0\.0\.1:1: cannot connect ` +
+          String.raw`to proxy 127\.0\.0\.1:1: ECONNREFUSED`,
+      ),
     );
   });
 
