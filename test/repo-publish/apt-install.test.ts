@@ -66,15 +66,18 @@ describeWithTools('apt installs from the published site (bookworm chroot)', TOOL
   const apt = (...args: string[]) =>
     inChroot(root, ['apt-get', '-q', '-o', 'Dpkg::Use-Pty=0', ...args]);
 
-  it('installs the newest version with a signed-by keyring, and the installed program runs', async () => {
-    await configureApt(site);
-    const update = await apt('update');
-    expect(update.all).not.toMatch(/^(W|E):/m);
-    expect(update.exitCode).toBe(0);
+  it(
+    'installs the newest version with a signed-by ' + 'keyring, and the installed program runs',
+    async () => {
+      await configureApt(site);
+      const update = await apt('update');
+      expect(update.all).not.toMatch(/^(W|E):/m);
+      expect(update.exitCode).toBe(0);
 
-    expect((await apt('install', '-y', 'certagent')).exitCode).toBe(0);
-    expect((await inChroot(root, ['certagent'])).stdout).toBe('certagent 0.0.2');
-  });
+      expect((await apt('install', '-y', 'certagent')).exitCode).toBe(0);
+      expect((await inChroot(root, ['certagent'])).stdout).toBe('certagent 0.0.2');
+    },
+  );
 
   it('keeps the first version installable by version after the second publish', async () => {
     await configureApt(site);
@@ -157,39 +160,43 @@ describeWithTools('apt installs from the published site (bookworm chroot)', TOOL
   });
 
   // The real release .deb (built once per source state by the release toolchain).
-  it('installs the real release .deb from the signed repository, intact, and the agent runs', async () => {
-    const built = await ensureArtifacts(['deb']);
-    const dist = fs.mkdtempSync(path.join(work, 'real-dist-'));
-    for (const deb of built.files.deb!) fs.copyFileSync(deb, path.join(dist, path.basename(deb)));
-    const version = (await execa('dpkg-deb', ['-f', built.files.deb![0]!, 'Version'])).stdout;
+  it(
+    'installs the real release .deb from the ' + 'signed repository, intact, and the agent runs',
+    async () => {
+      const built = await ensureArtifacts(['deb']);
+      const dist = fs.mkdtempSync(path.join(work, 'real-dist-'));
+      for (const deb of built.files.deb!) fs.copyFileSync(deb, path.join(dist, path.basename(deb)));
+      const version = (await execa('dpkg-deb', ['-f', built.files.deb![0]!, 'Version'])).stdout;
 
-    const real = path.join(work, 'real-site');
-    await publish(dist, real, keys, { codenames: ['bookworm'] });
-    await configureApt(real);
-    expect((await apt('update')).exitCode).toBe(0);
-    const install = await apt('install', '-y', 'certagent');
-    expect(install.all).not.toMatch(/^E:/m);
-    expect(install.exitCode).toBe(0);
+      const real = path.join(work, 'real-site');
+      await publish(dist, real, keys, { codenames: ['bookworm'] });
+      await configureApt(real);
+      expect((await apt('update')).exitCode).toBe(0);
+      const install = await apt('install', '-y', 'certagent');
+      expect(install.all).not.toMatch(/^E:/m);
+      expect(install.exitCode).toBe(0);
 
-    const status = await inChroot(root, [
-      'dpkg-query',
-      '-W',
-      '-f',
-      '${Status} ${Version}',
-      'certagent',
-    ]);
-    expect(status.stdout).toBe(`install ok installed ${version}`);
-    // dpkg's own check of every installed file against the package's md5sums.
-    const verify = await inChroot(root, ['dpkg', '--verify', 'certagent']);
-    expect(verify.all).toBe('');
-    expect(verify.exitCode).toBe(0);
+      const status = await inChroot(root, [
+        'dpkg-query',
+        '-W',
+        '-f',
+        '${Status} ${Version}',
+        'certagent',
+      ]);
+      expect(status.stdout).toBe(`install ok installed ${version}`);
+      // dpkg's own check of every installed file against the package's md5sums.
+      const verify = await inChroot(root, ['dpkg', '--verify', 'certagent']);
+      expect(verify.all).toBe('');
+      expect(verify.exitCode).toBe(0);
 
-    const agent = await inChroot(root, ['certagent', 'version']);
-    expect(agent.exitCode).toBe(0);
-    expect(agent.stdout).toMatch(
-      new RegExp(`^certagent ${version.replace(/-\\d+$/, '').replaceAll('.', '\\.')} `),
-    );
-  }, 1_500_000);
+      const agent = await inChroot(root, ['certagent', 'version']);
+      expect(agent.exitCode).toBe(0);
+      expect(agent.stdout).toMatch(
+        new RegExp(`^certagent ${version.replace(/-\\d+$/, '').replaceAll('.', '\\.')} `),
+      );
+    },
+    1_500_000,
+  );
 
   /** Writes a forged Packages in all three forms, also under by-hash, as an attacker would. */
   async function rewriteIndexes(dir: string, text: string): Promise<void> {

@@ -182,29 +182,34 @@ describeWithTools('publish: incremental, atomic, retention', TOOLS, () => {
       'utf8',
     );
 
-  it('keeps earlier versions, raises the sequence, and keeps old indexes reachable by hash', async () => {
-    const site = path.join(work, 'incremental');
-    await publish(await makeDist(work, '0.0.1', ['deb', 'rpm', 'msi']), site, keys, only);
-    const firstPackages = packagesOf(site);
-    await publish(await makeDist(work, '0.0.2', ['deb', 'rpm', 'msi']), site, keys, only);
+  it(
+    'keeps earlier versions, raises the sequence, ' + 'and keeps old indexes reachable by hash',
+    async () => {
+      const site = path.join(work, 'incremental');
+      await publish(await makeDist(work, '0.0.1', ['deb', 'rpm', 'msi']), site, keys, only);
+      const firstPackages = packagesOf(site);
+      await publish(await makeDist(work, '0.0.2', ['deb', 'rpm', 'msi']), site, keys, only);
 
-    expect(currentSequence(site)).toBe(2);
-    expect(packagesOf(site)).toMatch(/Version: 0\.0\.1[\s\S]*Version: 0\.0\.2/);
-    expect(fs.readdirSync(path.join(site, 'linux/rpm/packages')).sort()).toEqual([
-      'certagent-0.0.1-1.x86_64.rpm',
-      'certagent-0.0.2-1.x86_64.rpm',
-    ]);
-    const manifest = readJson(path.join(site, 'windows/manifest.json'));
-    expect(manifest).toMatchObject({ sequence: 2, version: '0.0.2' });
+      expect(currentSequence(site)).toBe(2);
+      expect(packagesOf(site)).toMatch(/Version: 0\.0\.1[\s\S]*Version: 0\.0\.2/);
+      expect(fs.readdirSync(path.join(site, 'linux/rpm/packages')).sort()).toEqual([
+        'certagent-0.0.1-1.x86_64.rpm',
+        'certagent-0.0.2-1.x86_64.rpm',
+      ]);
+      const manifest = readJson(path.join(site, 'windows/manifest.json'));
+      expect(manifest).toMatchObject({ sequence: 2, version: '0.0.2' });
 
-    const hash = (await execa('sha256sum', ['-'], { input: firstPackages })).stdout.split(' ')[0]!;
-    const byHash = path.join(
-      site,
-      'apt-bookworm/dists/bookworm/main/binary-amd64/by-hash/SHA256',
-      hash,
-    );
-    expect(fs.readFileSync(byHash, 'utf8')).toBe(firstPackages);
-  });
+      const hash = (await execa('sha256sum', ['-'], { input: firstPackages })).stdout.split(
+        ' ',
+      )[0]!;
+      const byHash = path.join(
+        site,
+        'apt-bookworm/dists/bookworm/main/binary-amd64/by-hash/SHA256',
+        hash,
+      );
+      expect(fs.readFileSync(byHash, 'utf8')).toBe(firstPackages);
+    },
+  );
 
   it('--keep drops versions beyond the newest N from pools, indexes and downloads', async () => {
     const site = path.join(work, 'keep');
@@ -231,23 +236,26 @@ describeWithTools('publish: incremental, atomic, retention', TOOLS, () => {
     expect(fs.existsSync(path.join(site, 'linux/certagent-0.0.1-linux-x64.bin'))).toBe(false);
   });
 
-  it('refuses to republish a version with different content and leaves the site as it was', async () => {
-    const site = path.join(work, 'conflict');
-    await publish(await makeDist(work, '0.0.1', ['msi']), site, keys, only);
-    const before = realPath(site, 'windows/manifest.json');
+  it(
+    'refuses to republish a version with ' + 'different content and leaves the site as it was',
+    async () => {
+      const site = path.join(work, 'conflict');
+      await publish(await makeDist(work, '0.0.1', ['msi']), site, keys, only);
+      const before = realPath(site, 'windows/manifest.json');
 
-    const changed = await makeDist(work, '0.0.1', []);
-    fs.writeFileSync(path.join(changed, 'certagent-0.0.1-x64.msi'), 'different bytes');
-    await expect(publish(changed, site, keys, only)).rejects.toThrow(
-      /differs from the file .*Bump the version/,
-    );
+      const changed = await makeDist(work, '0.0.1', []);
+      fs.writeFileSync(path.join(changed, 'certagent-0.0.1-x64.msi'), 'different bytes');
+      await expect(publish(changed, site, keys, only)).rejects.toThrow(
+        /differs from the file .*Bump the version/,
+      );
 
-    expect(realPath(site, 'windows/manifest.json')).toBe(before);
-    expect(currentSequence(site)).toBe(1);
-    expect(
-      fs.readdirSync(path.join(site, '.generations')).filter((n) => n.endsWith('.building')),
-    ).toEqual([]);
-  });
+      expect(realPath(site, 'windows/manifest.json')).toBe(before);
+      expect(currentSequence(site)).toBe(1);
+      expect(
+        fs.readdirSync(path.join(site, '.generations')).filter((n) => n.endsWith('.building')),
+      ).toEqual([]);
+    },
+  );
 
   it('a publish that fails half-way (a corrupt .deb) never touches the served tree', async () => {
     const site = path.join(work, 'atomic');
@@ -325,18 +333,21 @@ describeWithTools('publish: incremental, atomic, retention', TOOLS, () => {
     expect(fs.readdirSync(path.join(site, '.generations'))).toEqual([]);
   });
 
-  it('refuses to run while another live publish holds the lock, and takes over a stale one', async () => {
-    const site = path.join(work, 'locked');
-    fs.mkdirSync(site);
-    fs.writeFileSync(path.join(site, '.publish.lock'), String(process.pid));
-    const dist = await makeDist(work, '0.0.1', ['msi']);
-    await expect(publish(dist, site, keys, only)).rejects.toThrow(/another publish \(pid \d+\)/);
+  it(
+    'refuses to run while another live publish ' + 'holds the lock, and takes over a stale one',
+    async () => {
+      const site = path.join(work, 'locked');
+      fs.mkdirSync(site);
+      fs.writeFileSync(path.join(site, '.publish.lock'), String(process.pid));
+      const dist = await makeDist(work, '0.0.1', ['msi']);
+      await expect(publish(dist, site, keys, only)).rejects.toThrow(/another publish \(pid \d+\)/);
 
-    fs.writeFileSync(path.join(site, '.publish.lock'), '2147483646');
-    await publish(dist, site, keys, only);
-    expect(currentSequence(site)).toBe(1);
-    expect(fs.existsSync(path.join(site, '.publish.lock'))).toBe(false);
-  });
+      fs.writeFileSync(path.join(site, '.publish.lock'), '2147483646');
+      await publish(dist, site, keys, only);
+      expect(currentSequence(site)).toBe(1);
+      expect(fs.existsSync(path.join(site, '.publish.lock'))).toBe(false);
+    },
+  );
 
   it('during a rotation the key file carries both keys and every signature has both', async () => {
     const both = await makeKeys(['old', 'new']);
