@@ -106,7 +106,10 @@ describe('certagent apply-msi-update (the watcher the MSI updater starts)', () =
     // Linux has no msiexec: the start fails the way a broken Windows Installer would.
     expect(run.code).toBe(1);
     expect(run.err).toMatch(
-      /msiexec\.exe could not be started \(.*\); the update was not installed, check that Windows Installer is available/,
+      new RegExp(
+        String.raw`msiexec\.exe could not be started \(.*\); the update was not ` +
+          String.raw`installed, check that Windows Installer is available`,
+      ),
     );
     const state = await loadUpdateState(updateStateFile(path.join(base, 'conf')));
     expect(state.lastOk).toBe(false);

@@ -81,7 +81,11 @@ describe('.bin install update (stand-in releases)', () => {
     await expect(runUpdate(options, true)).rejects.toMatchObject({
       code: 'update.rolled-back',
       message: expect.stringMatching(
-        /version 1\.3\.0 failed its health check \(.*within 2 s \(last: service not running\)\); rolled back to 1\.0\.0, the previous version was restarted/,
+        new RegExp(
+          String.raw`version 1\.3\.0 failed its health check \(.*within 2 s \(last: ` +
+            String.raw`service not running\)\); rolled back to 1\.0\.0, the previous version ` +
+            String.raw`was restarted`,
+        ),
       ),
     });
     expect(fs.readlinkSync(layout.current)).toBe('versions/1.0.0');

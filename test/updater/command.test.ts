@@ -82,7 +82,10 @@ describe('certagent update', () => {
       const status = await cli(['--base-dir', base, 'status']);
       expect(status.out).toMatch(/auto-update: +on/);
       expect(status.out).toMatch(
-        /updates: +last check \d{4}-[^ ]+Z: update available: 1\.0\.0 -> 1\.1\.0; next check when the service starts/,
+        new RegExp(
+          String.raw`updates: +last check \d{4}-[^ ]+Z: update available: 1\.0\.0 -> ` +
+            String.raw`1\.1\.0; next check when the service starts`,
+        ),
       );
       const json = JSON.parse((await cli(['--base-dir', base, 'status', '--json'])).out);
       expect(json.update).toMatchObject({ installKind: 'bin', effective: true, heldAt: null });

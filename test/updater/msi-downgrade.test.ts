@@ -112,31 +112,36 @@ describeWithTools(
         return wine.msiexec(command.args);
       }
 
-      it('goes back to the older version only with the rollback property, keeping conf', async () => {
-        expect(await wine.msiexec(['/i', windowsPath(older), '/qn', 'PROPERTY_TOKEN=t-123'])).toBe(
-          0,
-        );
-        const conf = path.join(wine.driveC, 'ProgramData', 'certagent', 'conf', 'agent.json');
-        fs.writeFileSync(conf, '{"kept":true}\n');
-        expect(await msiexec(newer, false)).toBe(0);
-        expect(await installedProducts()).toEqual(['7.2.0']);
+      it(
+        'goes back to the older version only ' + 'with the rollback property, keeping conf',
+        async () => {
+          expect(
+            await wine.msiexec(['/i', windowsPath(older), '/qn', 'PROPERTY_TOKEN=t-123']),
+          ).toBe(0);
+          const conf = path.join(wine.driveC, 'ProgramData', 'certagent', 'conf', 'agent.json');
+          fs.writeFileSync(conf, '{"kept":true}\n');
+          expect(await msiexec(newer, false)).toBe(0);
+          expect(await installedProducts()).toEqual(['7.2.0']);
 
-        // A plain downgrade (an administrator's mistake, a replayed old MSI) is refused.
-        expect(await msiexec(older, false)).toBe(1603);
-        // Wine logs no launch-condition message: the newer product was found and the install
-        // stopped at LaunchConditions, before anything was removed or copied.
-        const refused = fs.readFileSync(`${older}.install.log`, 'latin1');
-        expect(refused).toMatch(/WIX_DOWNGRADE_DETECTED = \{/);
-        expect(refused).toMatch(/Action start [^\n]*LaunchConditions/);
-        expect(refused).not.toMatch(/Action start [^\n]*(InstallValidate|RemoveExistingProducts)/);
-        expect(await installedProducts()).toEqual(['7.2.0']);
+          // A plain downgrade (an administrator's mistake, a replayed old MSI) is refused.
+          expect(await msiexec(older, false)).toBe(1603);
+          // Wine logs no launch-condition message: the newer product was found and the install
+          // stopped at LaunchConditions, before anything was removed or copied.
+          const refused = fs.readFileSync(`${older}.install.log`, 'latin1');
+          expect(refused).toMatch(/WIX_DOWNGRADE_DETECTED = \{/);
+          expect(refused).toMatch(/Action start [^\n]*LaunchConditions/);
+          expect(refused).not.toMatch(
+            /Action start [^\n]*(InstallValidate|RemoveExistingProducts)/,
+          );
+          expect(await installedProducts()).toEqual(['7.2.0']);
 
-        expect(await msiexec(older, true)).toBe(0);
-        expect(await installedProducts()).toEqual(['7.1.0']);
-        const exe = path.join(wine.driveC, 'Program Files', 'certagent', 'certagent.exe');
-        expect(fs.readFileSync(exe, 'utf8')).toBe('stand-in agent 7.1.0\n');
-        expect(fs.readFileSync(conf, 'utf8')).toBe('{"kept":true}\n');
-      });
+          expect(await msiexec(older, true)).toBe(0);
+          expect(await installedProducts()).toEqual(['7.1.0']);
+          const exe = path.join(wine.driveC, 'Program Files', 'certagent', 'certagent.exe');
+          expect(fs.readFileSync(exe, 'utf8')).toBe('stand-in agent 7.1.0\n');
+          expect(fs.readFileSync(conf, 'utf8')).toBe('{"kept":true}\n');
+        },
+      );
 
       /** The version of the installed stand-in agent, as `status --json` would report it. */
       function installedAgent(): string | undefined {
@@ -155,7 +160,8 @@ describeWithTools(
               ? 'service not connected to the manager'
               : `reports version ${running}`;
           throw new OperationalError(
-            `version ${version} did not report running and connected within ${timeoutMs / 1000} s (last: ${last})`,
+            `version ${version} did not report running and connected ` +
+              `within ${timeoutMs / 1000} s (last: ${last})`,
             'update.unhealthy',
           );
         };
@@ -192,16 +198,21 @@ describeWithTools(
         return { base, result, state, commands };
       }
 
-      it('the watcher rolls a never-connecting version back through Windows Installer', async () => {
-        expect(await installedProducts()).toEqual(['7.1.0']);
-        const run = await watch(['7.2.0']);
-        expect(run.result).toBe('rolled-back');
-        expect(run.commands[1].args).toContain('CERTAGENT_ROLLBACK=1');
-        expect(await installedProducts()).toEqual(['7.1.0']);
-        expect(installedAgent()).toBe('7.1.0');
-        expect(run.state.badVersions).toEqual(['7.2.0']);
-        expect(run.state.lastResult).toMatch(/rolled back to 7\.1\.0, running and connected again/);
-      });
+      it(
+        'the watcher rolls a never-connecting ' + 'version back through Windows Installer',
+        async () => {
+          expect(await installedProducts()).toEqual(['7.1.0']);
+          const run = await watch(['7.2.0']);
+          expect(run.result).toBe('rolled-back');
+          expect(run.commands[1].args).toContain('CERTAGENT_ROLLBACK=1');
+          expect(await installedProducts()).toEqual(['7.1.0']);
+          expect(installedAgent()).toBe('7.1.0');
+          expect(run.state.badVersions).toEqual(['7.2.0']);
+          expect(run.state.lastResult).toMatch(
+            /rolled back to 7\.1\.0, running and connected again/,
+          );
+        },
+      );
 
       it('the watcher keeps a healthy upgrade and its MSI', async () => {
         const run = await watch([]);

@@ -131,7 +131,8 @@ describe('MSI install update', () => {
     expect(fs.readFileSync(target)).toEqual(msi);
     const state = await loadUpdateState(opts.stateFile);
     expect(state.lastResult).toBe(
-      'MSI upgrade 4.0.0 -> 4.1.0 started; 4.0.0 is reinstalled if 4.1.0 does not start and connect',
+      'MSI upgrade 4.0.0 -> 4.1.0 started; 4.0.0 is reinstalled if 4.1.0 does not start and ' +
+        'connect',
     );
     expect(watcherArgs(started[0], opts.layout.root)).toEqual([
       '--base-dir',
@@ -164,30 +165,33 @@ describe('MSI install update', () => {
     );
   });
 
-  it('remembers the upgrade as pending until the watcher reports, and starts no second one', async () => {
-    await publish(msi);
-    const started: MsiWatchRequest[] = [];
-    const opts = options(started);
-    const now = new Date('2026-12-04T10:00:00.000Z');
-    await runUpdate({ ...opts, now: () => now }, true);
-    const state = await loadUpdateState(opts.stateFile);
-    // Twice the health limit (upgrade and rollback) plus 30 minutes for msiexec.
-    expect(state.pendingMsi).toEqual({
-      from: '4.0.0',
-      to: '4.1.0',
-      started: '2026-12-04T10:00:00.000Z',
-      deadline: '2026-12-04T10:31:24.000Z',
-    });
+  it(
+    'remembers the upgrade as pending until the ' + 'watcher reports, and starts no second one',
+    async () => {
+      await publish(msi);
+      const started: MsiWatchRequest[] = [];
+      const opts = options(started);
+      const now = new Date('2026-12-04T10:00:00.000Z');
+      await runUpdate({ ...opts, now: () => now }, true);
+      const state = await loadUpdateState(opts.stateFile);
+      // Twice the health limit (upgrade and rollback) plus 30 minutes for msiexec.
+      expect(state.pendingMsi).toEqual({
+        from: '4.0.0',
+        to: '4.1.0',
+        started: '2026-12-04T10:00:00.000Z',
+        deadline: '2026-12-04T10:31:24.000Z',
+      });
 
-    const later = { ...opts, now: () => new Date('2026-12-04T10:20:00.000Z') };
-    expect(await runUpdate(later, true)).toEqual({
-      status: 'in-progress',
-      from: '4.0.0',
-      to: '4.1.0',
-      since: '2026-12-04T10:00:00.000Z',
-    });
-    expect(started).toHaveLength(1);
-  });
+      const later = { ...opts, now: () => new Date('2026-12-04T10:20:00.000Z') };
+      expect(await runUpdate(later, true)).toEqual({
+        status: 'in-progress',
+        from: '4.0.0',
+        to: '4.1.0',
+        since: '2026-12-04T10:00:00.000Z',
+      });
+      expect(started).toHaveLength(1);
+    },
+  );
 
   it('keeps a report the watcher wrote while the check was still running', async () => {
     await publish(msi);

@@ -130,25 +130,28 @@ async function withProgramDir<T>(dir: string, body: () => Promise<T>): Promise<T
 }
 
 describe('MSI update watcher', () => {
-  it('installs, finds the new version healthy and keeps its MSI as the next rollback target', async () => {
-    const s = setup(new FakeWindows());
-    expect(await watchMsiUpgrade(s.watch)).toBe('updated');
+  it(
+    'installs, finds the new version healthy ' + 'and keeps its MSI as the next rollback target',
+    async () => {
+      const s = setup(new FakeWindows());
+      expect(await watchMsiUpgrade(s.watch)).toBe('updated');
 
-    expect(s.machine.installed).toBe('4.1.0');
-    expect(s.machine.commands.map((c) => c.args)).toEqual([
-      ['/i', s.watch.msi, '/qn', '/norestart', '/l*v', `${s.watch.msi}.log`],
-    ]);
-    const state = await loadUpdateState(s.watch.stateFile);
-    expect(state).toMatchObject({
-      lastOk: true,
-      lastResult: 'updated 4.0.0 -> 4.1.0 (MSI)',
-      newestVersion: '4.1.0',
-      badVersions: [],
-    });
-    expect(fs.readdirSync(path.join(s.base, 'packages'))).toEqual(['certagent-4.1.0-x64.msi']);
-    expect(fs.readFileSync(msiPackagePath(s.base, '4.1.0'), 'utf8')).toBe('msi of 4.1.0');
-    expect(fs.existsSync(s.watch.msi)).toBe(false);
-  });
+      expect(s.machine.installed).toBe('4.1.0');
+      expect(s.machine.commands.map((c) => c.args)).toEqual([
+        ['/i', s.watch.msi, '/qn', '/norestart', '/l*v', `${s.watch.msi}.log`],
+      ]);
+      const state = await loadUpdateState(s.watch.stateFile);
+      expect(state).toMatchObject({
+        lastOk: true,
+        lastResult: 'updated 4.0.0 -> 4.1.0 (MSI)',
+        newestVersion: '4.1.0',
+        badVersions: [],
+      });
+      expect(fs.readdirSync(path.join(s.base, 'packages'))).toEqual(['certagent-4.1.0-x64.msi']);
+      expect(fs.readFileSync(msiPackagePath(s.base, '4.1.0'), 'utf8')).toBe('msi of 4.1.0');
+      expect(fs.existsSync(s.watch.msi)).toBe(false);
+    },
+  );
 
   it('says when Windows needs a restart to finish (3010)', async () => {
     const machine = new FakeWindows();
@@ -207,7 +210,10 @@ describe('MSI update watcher', () => {
       cli(['--base-dir', s.base, 'status']),
     );
     expect(agentStatus.out).toMatch(
-      /updates: +last check \S+: MSI upgrade 4\.0\.0 -> 4\.1\.0: 4\.1\.0 did not start and connect .*rolled back to 4\.0\.0.* \[FAILED\];/,
+      new RegExp(
+        String.raw`updates: +last check \S+: MSI upgrade 4\.0\.0 -> 4\.1\.0: 4\.1\.0 did ` +
+          String.raw`not start and connect .*rolled back to 4\.0\.0.* \[FAILED\];`,
+      ),
     );
 
     // The next scheduled check sees 4.1.0 again, validly signed, and leaves it alone.
@@ -244,25 +250,28 @@ describe('MSI update watcher', () => {
     }
   });
 
-  it('reports msiexec 1603 with its meaning and does not roll back (Windows Installer did)', async () => {
-    const machine = new FakeWindows();
-    machine.codes = [1603];
-    const s = setup(machine);
-    expect(await watchMsiUpgrade(s.watch)).toBe('install-failed');
+  it(
+    'reports msiexec 1603 with its meaning and ' + 'does not roll back (Windows Installer did)',
+    async () => {
+      const machine = new FakeWindows();
+      machine.codes = [1603];
+      const s = setup(machine);
+      expect(await watchMsiUpgrade(s.watch)).toBe('install-failed');
 
-    expect(machine.commands).toHaveLength(1);
-    expect(machine.installed).toBe('4.0.0');
-    const state = await loadUpdateState(s.watch.stateFile);
-    expect(state.lastOk).toBe(false);
-    expect(state.lastResult).toBe(
-      'MSI upgrade 4.0.0 -> 4.1.0 failed: msiexec exit 1603 (fatal error during installation); ' +
-        `Windows Installer rolled it back, 4.0.0 is still installed (log: ${s.watch.msi}.log); ` +
-        '4.1.0 is not tried again; a newer release will be',
-    );
-    expect(state.badVersions).toEqual(['4.1.0']);
-    expect(fs.readdirSync(path.join(s.base, 'packages'))).toEqual(['certagent-4.0.0-x64.msi']);
-    expect(logRecords(s.logFile).at(-1)).toMatchObject({ code: 1603, level: 50 });
-  });
+      expect(machine.commands).toHaveLength(1);
+      expect(machine.installed).toBe('4.0.0');
+      const state = await loadUpdateState(s.watch.stateFile);
+      expect(state.lastOk).toBe(false);
+      expect(state.lastResult).toBe(
+        'MSI upgrade 4.0.0 -> 4.1.0 failed: msiexec exit 1603 (fatal error during installation); ' +
+          `Windows Installer rolled it back, 4.0.0 is still installed (log: ${s.watch.msi}.log); ` +
+          '4.1.0 is not tried again; a newer release will be',
+      );
+      expect(state.badVersions).toEqual(['4.1.0']);
+      expect(fs.readdirSync(path.join(s.base, 'packages'))).toEqual(['certagent-4.0.0-x64.msi']);
+      expect(logRecords(s.logFile).at(-1)).toMatchObject({ code: 1603, level: 50 });
+    },
+  );
 
   it('tries again after 1618 (another installation was running)', async () => {
     const machine = new FakeWindows();
@@ -300,7 +309,11 @@ describe('MSI update watcher', () => {
     expect(await watchMsiUpgrade(s.watch)).toBe('rollback-failed');
     const state = await loadUpdateState(s.watch.stateFile);
     expect(state.lastResult).toMatch(
-      /rollback to 4\.0\.0 failed too: msiexec exit 1603 \(fatal error during installation\) \(log: .*rollback\.log\)\. Reinstall 4\.0\.0 by hand: msiexec \/i ".*certagent-4\.0\.0-x64\.msi" CERTAGENT_ROLLBACK=1/,
+      new RegExp(
+        String.raw`rollback to 4\.0\.0 failed too: msiexec exit 1603 \(fatal error ` +
+          String.raw`during installation\) \(log: .*rollback\.log\)\. Reinstall 4\.0\.0 by ` +
+          String.raw`hand: msiexec \/i ".*certagent-4\.0\.0-x64\.msi" CERTAGENT_ROLLBACK=1`,
+      ),
     );
     expect(state.badVersions).toEqual(['4.1.0']);
   });
@@ -327,27 +340,30 @@ describe('MSI update watcher', () => {
     );
   });
 
-  it('keeps what the service wrote meanwhile: sequence, next check, hold, bad versions', async () => {
-    const s = setup(new FakeWindows(['4.1.0']));
-    fs.mkdirSync(path.dirname(s.watch.stateFile), { recursive: true });
-    fs.writeFileSync(
-      s.watch.stateFile,
-      JSON.stringify({
+  it(
+    'keeps what the service wrote meanwhile: ' + 'sequence, next check, hold, bad versions',
+    async () => {
+      const s = setup(new FakeWindows(['4.1.0']));
+      fs.mkdirSync(path.dirname(s.watch.stateFile), { recursive: true });
+      fs.writeFileSync(
+        s.watch.stateFile,
+        JSON.stringify({
+          newestSequence: 12,
+          nextCheck: '2030-01-01T00:00:00.000Z',
+          holdVersion: '4.0.0',
+          badVersions: ['3.9.0'],
+          pendingMsi: { from: '4.0.0', to: '4.1.0', started: 'x', deadline: 'y' },
+        }),
+      );
+      await watchMsiUpgrade(s.watch);
+      // The report ends the pending state the updater left for it.
+      expect((await loadUpdateState(s.watch.stateFile)).pendingMsi).toBeUndefined();
+      expect(await loadUpdateState(s.watch.stateFile)).toMatchObject({
         newestSequence: 12,
         nextCheck: '2030-01-01T00:00:00.000Z',
         holdVersion: '4.0.0',
-        badVersions: ['3.9.0'],
-        pendingMsi: { from: '4.0.0', to: '4.1.0', started: 'x', deadline: 'y' },
-      }),
-    );
-    await watchMsiUpgrade(s.watch);
-    // The report ends the pending state the updater left for it.
-    expect((await loadUpdateState(s.watch.stateFile)).pendingMsi).toBeUndefined();
-    expect(await loadUpdateState(s.watch.stateFile)).toMatchObject({
-      newestSequence: 12,
-      nextCheck: '2030-01-01T00:00:00.000Z',
-      holdVersion: '4.0.0',
-      badVersions: ['3.9.0', '4.1.0'],
-    });
-  });
+        badVersions: ['3.9.0', '4.1.0'],
+      });
+    },
+  );
 });

@@ -121,7 +121,12 @@ describeWithTools(
       expect(state.lastOk).toBe(false);
       expect(state.badVersions).toEqual(['7.2.0']);
       expect(state.lastResult).toMatch(
-        /^MSI upgrade 7\.1\.0 -> 7\.2\.0: 7\.2\.0 did not start and connect \(version 7\.2\.0 did not report running and connected within 5 s \(last: service not connected to the manager\)\); rolled back to 7\.1\.0, running and connected again; 7\.2\.0 is not tried again$/,
+        new RegExp(
+          String.raw`^MSI upgrade 7\.1\.0 -> 7\.2\.0: 7\.2\.0 did not start and connect ` +
+            String.raw`\(version 7\.2\.0 did not report running and connected within 5 s ` +
+            String.raw`\(last: service not connected to the manager\)\); rolled back to ` +
+            String.raw`7\.1\.0, running and connected again; 7\.2\.0 is not tried again$`,
+        ),
       );
       expect(await installedVersions()).toEqual(['7.1.0']);
       const installed = path.join(wine.driveC, 'Program Files', 'certagent', 'certagent.exe');

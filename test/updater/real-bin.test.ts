@@ -35,41 +35,44 @@ describeWithTools('update to the real .bin built by the release', ['makeself'], 
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('unpacks the real .bin beside a stand-in older version, checks its identity and switches', async () => {
-    const version = pkg.version;
-    const serviceFile = path.join(work, 'service-up');
-    const layout = installBin(path.join(work, 'root'), { version: '0.0.1' }, serviceFile);
-    const body = fs.readFileSync(bin);
-    const file = `linux/${path.basename(bin)}`;
-    host.set(file, body);
-    const entry = {
-      version,
-      file,
-      size: body.length,
-      sha256: createHash('sha256').update(body).digest('hex'),
-    };
-    await publishSigned(host, key, 'feed/feed.json', feed({ 'linux-x64': entry }));
+  it(
+    'unpacks the real .bin beside a stand-in ' + 'older version, checks its identity and switches',
+    async () => {
+      const version = pkg.version;
+      const serviceFile = path.join(work, 'service-up');
+      const layout = installBin(path.join(work, 'root'), { version: '0.0.1' }, serviceFile);
+      const body = fs.readFileSync(bin);
+      const file = `linux/${path.basename(bin)}`;
+      host.set(file, body);
+      const entry = {
+        version,
+        file,
+        size: body.length,
+        sha256: createHash('sha256').update(body).digest('hex'),
+      };
+      await publishSigned(host, key, 'feed/feed.json', feed({ 'linux-x64': entry }));
 
-    // No service manager here: "restart" is a no-op and healthy means the new executable
-    // runs and reports the promised version (the service-level check is in bin-update).
-    const started: string[] = [];
-    const options = updaterOptions(host, key, layout, serviceFile, {
-      restartService: async () => undefined,
-      healthCheck: async (v) => {
-        const res = await execa(path.join(layout.current, 'certagent'), ['version', '--json']);
-        started.push(JSON.parse(res.stdout).version);
-        if (JSON.parse(res.stdout).version !== v) throw new Error('wrong version running');
-      },
-      artifactDeadlineMs: 120_000,
-    });
+      // No service manager here: "restart" is a no-op and healthy means the new executable
+      // runs and reports the promised version (the service-level check is in bin-update).
+      const started: string[] = [];
+      const options = updaterOptions(host, key, layout, serviceFile, {
+        restartService: async () => undefined,
+        healthCheck: async (v) => {
+          const res = await execa(path.join(layout.current, 'certagent'), ['version', '--json']);
+          started.push(JSON.parse(res.stdout).version);
+          if (JSON.parse(res.stdout).version !== v) throw new Error('wrong version running');
+        },
+        artifactDeadlineMs: 120_000,
+      });
 
-    expect(await runUpdate(options, true)).toEqual({
-      status: 'updated',
-      from: '0.0.1',
-      to: version,
-    });
-    expect(fs.readlinkSync(layout.current)).toBe(`versions/${version}`);
-    expect(started).toEqual([version]);
-    expect(fs.existsSync(path.join(layout.current, 'install.sh'))).toBe(true);
-  });
+      expect(await runUpdate(options, true)).toEqual({
+        status: 'updated',
+        from: '0.0.1',
+        to: version,
+      });
+      expect(fs.readlinkSync(layout.current)).toBe(`versions/${version}`);
+      expect(started).toEqual([version]);
+      expect(fs.existsSync(path.join(layout.current, 'install.sh'))).toBe(true);
+    },
+  );
 });

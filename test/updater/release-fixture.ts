@@ -28,19 +28,23 @@ function standInScript(release: StandIn, serviceFile: string): string {
   const run = release.crashOnRun
     ? 'echo "segfault in new version" >&2; exit 3'
     : `echo ${release.version} > '${serviceFile}'`;
-  return `#!/bin/sh
+  return (
+    `#!/bin/sh
 case "$1" in
   version) echo '{"version":"${claims}","platform":"${platform}"}' ;;
   run) ${run} ;;
   status)
     if [ "$(cat '${serviceFile}' 2>/dev/null)" = "${release.version}" ]; then
-      echo '{"version":"${release.version}","service":{"running":true,"connected":true,"version":"${release.version}"}}'
+      echo ` +
+    `'{"version":"${release.version}","service":{"running":true,"connected":true,` +
+    `"version":"${release.version}"}}'
     else
       echo '{"version":"${release.version}","service":{"running":false}}'
     fi ;;
   *) exit 2 ;;
 esac
-`;
+`
+  );
 }
 
 /** An unpacked release tree for `release`, in `dir`. */

@@ -34,18 +34,21 @@ describe('update health check', () => {
     await expect(check('2.0.0', 200)).rejects.toThrow(reason);
   });
 
-  it('asks certagent in the program folder itself for an MSI install (no current link)', async () => {
-    const service = { running: true, connected: true, version: '2.0.0' };
-    const layout = layoutAnswering({ version: '2.0.0', service });
-    const msiRoot = layout.current;
-    await expect(statusHealthCheck(layout, 10, msiRoot)('2.0.0', 2_000)).resolves.toBeUndefined();
+  it(
+    'asks certagent in the program folder ' + 'itself for an MSI install (no current link)',
+    async () => {
+      const service = { running: true, connected: true, version: '2.0.0' };
+      const layout = layoutAnswering({ version: '2.0.0', service });
+      const msiRoot = layout.current;
+      await expect(statusHealthCheck(layout, 10, msiRoot)('2.0.0', 2_000)).resolves.toBeUndefined();
 
-    // Between msiexec removing the old files and copying the new ones.
-    fs.rmSync(path.join(msiRoot, 'certagent'));
-    await expect(statusHealthCheck(layout, 10, msiRoot)('2.0.0', 200)).rejects.toThrow(
-      `(last: no certagent executable in ${msiRoot})`,
-    );
-  });
+      // Between msiexec removing the old files and copying the new ones.
+      fs.rmSync(path.join(msiRoot, 'certagent'));
+      await expect(statusHealthCheck(layout, 10, msiRoot)('2.0.0', 200)).rejects.toThrow(
+        `(last: no certagent executable in ${msiRoot})`,
+      );
+    },
+  );
 
   it('accepts the new CLI with the new service running and connected', async () => {
     const service = { running: true, connected: true, version: '2.0.0' };
