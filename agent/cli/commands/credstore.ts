@@ -145,7 +145,8 @@ function addAddCommand(cmd: Command, ctx: CliContext, run: Runner): void {
     .option('--secret-stdin', 'read the store secret (token, secret_id, password) from stdin')
     .addHelpText(
       'after',
-      '\nThe store secret (Vault token or AppRole secret_id, Delinea password, .p12 password) is\n' +
+      '\nThe store secret (Vault token or AppRole ' +
+        'secret_id, Delinea password, .p12 password) is\n' +
         'read from stdin with --secret-stdin, or prompted for; it is never a command argument.\n',
     )
     .action(async (name: string, opts: AddOptions) => {

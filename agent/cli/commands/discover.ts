@@ -37,7 +37,8 @@ export function addDiscoverCommand(program: Command, ctx: CliContext): void {
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .addHelpText(
       'after',
-      '\nExamples:\n  certagent discover 10.0.0.0/24 --ports 443,8443\n  certagent discover web.example.com --ports 443 --json',
+      '\nExamples:\n  certagent discover 10.0.0.0/24 --ports ' +
+        '443,8443\n  certagent discover web.example.com --ports 443 --json',
     )
     .action((targets: string[], opts: DiscoverOptions) => runDiscover(targets, opts, ctx));
 }
@@ -78,7 +79,8 @@ async function runDiscover(targets: string[], opts: DiscoverOptions, ctx: CliCon
   if (!opts.json) {
     const stopped = controller.signal.aborted ? ' (interrupted)' : '';
     ctx.stderr.write(
-      `${totals.endpoints} endpoints, ${totals.certificates} with certificates, ${totals.errors} without${stopped}\n`,
+      `${totals.endpoints} endpoints, ${totals.certificates} ` +
+        `with certificates, ${totals.errors} without${stopped}\n`,
     );
   }
 }

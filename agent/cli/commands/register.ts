@@ -16,7 +16,8 @@ export function addRegisterCommand(program: Command, ctx: CliContext): void {
     )
     .option(
       '--ca <file>',
-      "PEM file with the CA of the manager's server certificate (default: SSL_CERT_FILE, then system roots)",
+      "PEM file with the CA of the manager's server " +
+        'certificate (default: SSL_CERT_FILE, then system roots)',
     )
     .option('--force', 'register again even though an identity exists (needs a new token)')
     .action(async (opts: { token?: string; server?: string; ca?: string; force?: boolean }) => {
@@ -35,7 +36,8 @@ export function addRegisterCommand(program: Command, ctx: CliContext): void {
       const server = opts.server ?? loadAgentConfig(files.config).server;
       if (!server) {
         throw new UsageError(
-          `no management server given and none configured in ${files.config}; pass --server https://HOST:PORT or run 'config set server URL'`,
+          `no management server given and none configured in ${files.config}; ` +
+            `pass --server https://HOST:PORT or run 'config set server URL'`,
         );
       }
 

@@ -43,10 +43,12 @@ export function addRunCommand(
       if (!identity || !config.server) {
         const why =
           handoff === 'registration-failed'
-            ? `registration with the installer's token failed (see ${paths.logs}); fix the cause and restart the service, or `
+            ? `registration with the installer's token failed (see ` +
+              `${paths.logs}); fix the cause and restart the service, or `
             : '';
         throw new OperationalError(
-          `this agent is not registered (no identity in ${paths.conf}); ${why}run "certagent register --token T [--server URL]" first`,
+          `this agent is not registered (no identity in ${paths.conf}); ` +
+            `${why}run "certagent register --token T [--server URL]" first`,
           'not-registered',
         );
       }

@@ -66,15 +66,20 @@ function renderStatus(
   const connection = !service
     ? 'service not running'
     : service.connected
-      ? `connected to ${service.server} (last heartbeat ${service.lastHeartbeatAt}, ${service.queuedBatches} result batches queued)`
-      : `disconnected from ${service.server}: ${service.lastError ?? 'not yet connected'} (${service.queuedBatches} result batches queued)`;
+      ? `connected to ${service.server} (last heartbeat ${service.lastHeartbeatAt}, ` +
+        `${service.queuedBatches} result batches queued)`
+      : `disconnected from ${service.server}: ${service.lastError ?? 'not yet connected'} ` +
+        `(${service.queuedBatches} result batches queued)`;
   const proxy = Object.entries(r.proxy)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ');
+  const registration = r.registered
+    ? `registered as ${r.agentName} (${r.agentId}) with ${r.server}`
+    : 'not registered';
   return [
     `version:      ${r.version}`,
-    `registration: ${r.registered ? `registered as ${r.agentName} (${r.agentId}) with ${r.server}` : 'not registered'}`,
+    `registration: ${registration}`,
     `connection:   ${connection}`,
     `auto-update:  ${r.autoUpdate ? 'on' : 'off'}`,
     `updates:      ${updates}`,
