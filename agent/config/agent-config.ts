@@ -42,7 +42,8 @@ export function loadAgentConfig(file: string): AgentConfig {
     parsed = JSON.parse(text);
   } catch (err) {
     throw new OperationalError(
-      `${file} is not valid JSON (${(err as Error).message}); fix it or remove it and run certagent-config interactive`,
+      `${file} is not valid JSON (${(err as Error).message}); ` +
+        `fix it or remove it and run certagent-config interactive`,
       'config-parse',
       { cause: err },
     );
@@ -74,7 +75,8 @@ const PROXY_TYPES: Record<string, string> = {
 function assertConfigShape(file: string, parsed: unknown): void {
   const bad = (field: string, expected: string) =>
     new OperationalError(
-      `${file} is damaged: ${field} must be ${expected}; fix it or restore it from a backup (it was not modified)`,
+      `${file} is damaged: ${field} must be ${expected}; fix ` +
+        `it or restore it from a backup (it was not modified)`,
       'config-shape',
     );
   if (!isPlainObject(parsed)) throw bad('the top level', 'a JSON object');

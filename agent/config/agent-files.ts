@@ -15,7 +15,10 @@ export interface AgentFiles {
   identityCert: string;
   /** conf/manager-ca.pem: the manager's agent CA, as returned at registration. */
   managerCa: string;
-  /** conf/server-ca.pem: the CA given with `register --ca`, trusted for the server's certificate. */
+  /**
+   * conf/server-ca.pem: the CA given with `register --ca`, trusted for the server's
+   * certificate.
+   */
   serverCa: string;
   /** queue/: result batches waiting for the manager's acknowledgement. */
   queueDir: string;

@@ -18,7 +18,8 @@ export function explainPermissionError(err: unknown): unknown {
       ? 'is on a read-only file system'
       : 'is not writable (or readable) by this user';
   return new OperationalError(
-    `${dir} ${what} (${e.syscall ?? 'access'} ${e.path}); run as root or the service user, or use --base-dir DIR`,
+    `${dir} ${what} (${e.syscall ?? 'access'} ${e.path}); ` +
+      `run as root or the service user, or use --base-dir DIR`,
     'permission-denied',
     { cause: err },
   );

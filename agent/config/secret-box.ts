@@ -78,7 +78,8 @@ export class SecretBox {
       ]).toString('utf8');
     } catch (err) {
       throw new OperationalError(
-        'a sealed secret could not be decrypted (tampered, or conf/secret.key was replaced); set the secret again',
+        'a sealed secret could not be decrypted (tampered, or ' +
+          'conf/secret.key was replaced); set the secret again',
         'secret-decrypt',
         { cause: err },
       );
@@ -239,7 +240,8 @@ function sealedPlaces(keyFile: string): string[] {
 function missingKey(keyFile: string, sealed: string[]): OperationalError {
   const where = sealed.length > 0 ? sealed.join(', ') : 'agent.json and local-store.enc';
   return new OperationalError(
-    `conf/secret.key is missing (${keyFile}); restore it from a backup (sealed values in ${where} cannot be read without it)`,
+    `conf/secret.key is missing (${keyFile}); restore it from a ` +
+      `backup (sealed values in ${where} cannot be read without it)`,
     'secret-key-missing',
   );
 }
