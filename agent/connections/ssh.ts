@@ -173,7 +173,8 @@ function connectClient(target: SshTarget & { port: number }): Promise<Client> {
       if (mismatch) {
         reject(
           new OperationalError(
-            `host key of ${where} changed: pinned ${mismatch.pinned}, offered ${mismatch.offered}; ` +
+            `host key of ${where} changed: pinned ` +
+              `${mismatch.pinned}, offered ${mismatch.offered}; ` +
               'refusing to connect. If the node was reinstalled, check the new key with its ' +
               `administrator and run "certagent host-keys forget ${where}"`,
             'ssh-host-key-changed',
@@ -221,7 +222,8 @@ function sshError(err: Error & { level?: string }, where: string, user: string):
   }
   if (/passphrase|encrypted|parse/i.test(err.message)) {
     return new OperationalError(
-      `cannot use the private key for ${where}: ${err.message}; check the pass phrase in the secret`,
+      `cannot use the private key for ${where}: ` +
+        `${err.message}; check the pass phrase in the secret`,
       'ssh-key-invalid',
       { cause: err },
     );

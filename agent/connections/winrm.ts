@@ -83,7 +83,8 @@ export class WinRmConnection {
       await this.send(
         ACTIONS.signal,
         shellId,
-        `<rsp:Signal CommandId="${commandId}"><rsp:Code>${SIGNAL_TERMINATE}</rsp:Code></rsp:Signal>`,
+        `<rsp:Signal ` +
+          `CommandId="${commandId}"><rsp:Code>${SIGNAL_TERMINATE}</rsp:Code></rsp:Signal>`,
       ).catch(() => undefined);
       return result;
     } finally {
@@ -99,7 +100,8 @@ export class WinRmConnection {
     const body = await this.send(
       ACTIONS.create,
       undefined,
-      '<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>',
+      '<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout ' +
+        'stderr</rsp:OutputStreams></rsp:Shell>',
       { WINRS_NOPROFILE: 'FALSE', WINRS_CODEPAGE: '65001' },
     );
     const id = body.Shell?.ShellId ?? findSelector(body.ResourceCreated);
@@ -112,7 +114,8 @@ export class WinRmConnection {
     const body = await this.send(
       ACTIONS.command,
       shellId,
-      `<rsp:CommandLine><rsp:Command>${xmlEscape(command)}</rsp:Command>${argXml}</rsp:CommandLine>`,
+      `<rsp:CommandLine><rsp:Command>${xmlEscape(command)}</rsp:Command>` +
+        `${argXml}</rsp:CommandLine>`,
       { WINRS_CONSOLEMODE_STDIN: 'TRUE', WINRS_SKIP_CMD_SHELL: 'FALSE' },
     );
     const id = body.CommandResponse?.CommandId;
@@ -130,7 +133,8 @@ export class WinRmConnection {
         body = await this.send(
           ACTIONS.receive,
           shellId,
-          `<rsp:Receive><rsp:DesiredStream CommandId="${commandId}">stdout stderr</rsp:DesiredStream></rsp:Receive>`,
+          `<rsp:Receive><rsp:DesiredStream CommandId="${commandId}">stdout ` +
+            `stderr</rsp:DesiredStream></rsp:Receive>`,
         );
       } catch (e) {
         if ((e as OperationalError).code === 'winrm-timed-out') continue;
@@ -204,7 +208,8 @@ export class WinRmConnection {
       .find((h) => /^(Negotiate|NTLM) \S+/.test(h));
     if (first.status !== 401 || !challenge) {
       throw new OperationalError(
-        `${this.label} did not answer the NTLM negotiation (HTTP ${first.status}); check that Negotiate authentication is enabled`,
+        `${this.label} did not answer the NTLM negotiation (HTTP ` +
+          `${first.status}); check that Negotiate authentication is enabled`,
         'winrm-auth-failed',
       );
     }
@@ -228,7 +233,8 @@ export class WinRmConnection {
       res = await this.client.request({ path: '/wsman', method: 'POST', body, headers });
     } catch (err) {
       throw new OperationalError(
-        `cannot reach ${this.label}: ${(err as Error).message}; check host, port (5985 HTTP, 5986 HTTPS) and that the WinRM listener runs`,
+        `cannot reach ${this.label}: ${(err as Error).message}; check ` +
+          `host, port (5985 HTTP, 5986 HTTPS) and that the WinRM listener runs`,
         'winrm-unreachable',
         { cause: err },
       );

@@ -43,7 +43,8 @@ export interface EnvelopeOptions {
 /** Builds one WS-Man request envelope for the cmd shell resource. */
 export function buildEnvelope(e: EnvelopeOptions): string {
   const selector = e.shellId
-    ? `<wsman:SelectorSet><wsman:Selector Name="ShellId">${xmlEscape(e.shellId)}</wsman:Selector></wsman:SelectorSet>`
+    ? `<wsman:SelectorSet><wsman:Selector ` +
+      `Name="ShellId">${xmlEscape(e.shellId)}</wsman:Selector></wsman:SelectorSet>`
     : '';
   const options = e.options
     ? `<wsman:OptionSet>${Object.entries(e.options)
@@ -52,10 +53,13 @@ export function buildEnvelope(e: EnvelopeOptions): string {
     : '';
   return (
     `<?xml version="1.0" encoding="utf-8"?>` +
-    `<s:Envelope xmlns:s="${NS.s}" xmlns:wsa="${NS.wsa}" xmlns:wsman="${NS.wsman}" xmlns:rsp="${NS.rsp}" xmlns:p="${NS.p}">` +
+    `<s:Envelope xmlns:s="${NS.s}" xmlns:wsa="${NS.wsa}" xmlns:wsman="${NS.wsman}" ` +
+    `xmlns:rsp="${NS.rsp}" xmlns:p="${NS.p}">` +
     `<s:Header>` +
     `<wsa:To>${xmlEscape(e.to)}</wsa:To>` +
-    `<wsa:ReplyTo><wsa:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:Address></wsa:ReplyTo>` +
+    `<wsa:ReplyTo><wsa:Address s:mustUnderstand="true">` +
+    `http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous` +
+    `</wsa:Address></wsa:ReplyTo>` +
     `<wsman:ResourceURI s:mustUnderstand="true">${SHELL_URI}</wsman:ResourceURI>` +
     `<wsa:Action s:mustUnderstand="true">${e.action}</wsa:Action>` +
     `<wsman:MaxEnvelopeSize s:mustUnderstand="true">153600</wsman:MaxEnvelopeSize>` +
