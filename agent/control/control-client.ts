@@ -10,7 +10,8 @@ import type { ControlResponse } from './control-protocol.ts';
 export class ServiceNotRunningError extends OperationalError {
   constructor(socketPath: string, cause: unknown) {
     super(
-      `service not running (no answer on ${socketPath}); start it with "systemctl start certagent" or "certagent run"`,
+      `service not running (no answer on ${socketPath}); start ` +
+        `it with "systemctl start certagent" or "certagent run"`,
       'service-not-running',
       { cause },
     );

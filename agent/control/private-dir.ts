@@ -12,7 +12,8 @@ export function ensurePrivateDir(dir: string): void {
   const uid = process.getuid?.();
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
     throw new OperationalError(
-      `control socket directory ${dir} is not a directory owned by this user; remove it and start the service again`,
+      `control socket directory ${dir} is not a directory ` +
+        `owned by this user; remove it and start the service again`,
       'control-dir-unsafe',
     );
   }
