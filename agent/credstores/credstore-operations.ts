@@ -80,14 +80,16 @@ function checkSettings(def: StoreDefinition): void {
   if (foreign.length > 0) {
     const flags = foreign.map((k) => `--${k.replace(/_/g, '-')}`).join(', ');
     throw new UsageError(
-      `${flags} ${foreign.length === 1 ? 'does' : 'do'} not apply to a ${def.type} store "${def.name}"; drop it`,
+      `${flags} ${foreign.length === 1 ? 'does' : 'do'} not ` +
+        `apply to a ${def.type} store "${def.name}"; drop it`,
     );
   }
   for (const key of URL_SETTINGS) {
     const value = def.settings[key];
     if (value !== undefined && !isHttpUrl(String(value))) {
       throw new UsageError(
-        `--${key} of store "${def.name}" must be an http:// or https:// URL, not "${String(value)}"`,
+        `--${key} of store "${def.name}" must be an ` +
+          `http:// or https:// URL, not "${String(value)}"`,
       );
     }
   }

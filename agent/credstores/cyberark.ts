@@ -170,7 +170,8 @@ export class CyberArkStore implements CredentialStore {
     const advice = code ? (CCP_ERRORS[code] ?? 'see the CyberArk documentation for this code') : '';
     const detail = code ? `${code}: ${body?.ErrorMsg ?? ''}` : bodySummary(res.body);
     return new OperationalError(
-      `cyberark store "${this.name}" (AppID ${this.appId}) refused ${what} at ${this.base.origin} ` +
+      `cyberark store "${this.name}" (AppID ${this.appId}) ` +
+        `refused ${what} at ${this.base.origin} ` +
         `(HTTP ${res.status}, ${detail})${advice ? `; ${advice}` : ''}`,
       code === 'APPAP004E' ? 'credstore-secret-not-found' : 'credstore-denied',
     );

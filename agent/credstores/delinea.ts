@@ -194,7 +194,8 @@ export class DelineaStore implements CredentialStore {
         ? 'check the user name and password of the store (and that the account is not locked)'
         : 'check the secret id or path and that the store user may view the secret';
     return new OperationalError(
-      `delinea store "${this.name}": ${what} failed at ${this.base.origin} (HTTP ${res.status}, ${detail}); ${hint}`,
+      `delinea store "${this.name}": ${what} failed at ` +
+        `${this.base.origin} (HTTP ${res.status}, ${detail}); ${hint}`,
       body?.error === 'invalid_grant' ? 'credstore-login-failed' : 'credstore-denied',
     );
   }

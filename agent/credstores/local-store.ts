@@ -102,7 +102,8 @@ export class LocalStore implements CredentialStore {
       return data;
     } catch (err) {
       throw new OperationalError(
-        `local store ${this.file} decrypts but its content is not valid (${(err as Error).message}); ` +
+        `local store ${this.file} decrypts but its ` +
+          `content is not valid (${(err as Error).message}); ` +
           'restore it from a backup (it was left untouched)',
         'secret-damaged',
         { cause: err },

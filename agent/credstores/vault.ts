@@ -30,7 +30,8 @@ export function vaultSettings(def: StoreDefinition): VaultSettings {
   const auth = s.role_id ? 'approle' : 'token';
   if (auth === 'token' && !def.secrets.token) {
     throw new UsageError(
-      `vault store "${def.name}" needs a token (--secret-stdin), or --role-id with its secret_id (--secret-stdin)`,
+      `vault store "${def.name}" needs a token (--secret-stdin), ` +
+        `or --role-id with its secret_id (--secret-stdin)`,
     );
   }
   if (auth === 'approle' && !def.secrets.secret_id) {
@@ -185,7 +186,8 @@ export class VaultStore implements CredentialStore {
     if (this.settings.auth === 'approle') return this.logIn();
     throw new OperationalError(
       `vault store "${this.name}": the token expired and cannot be renewed; set a new one ` +
-        `with \`certagent-config credstore add ${this.name} --type vault --address URL --secret-stdin\` ` +
+        `with \`certagent-config credstore add ${this.name} ` +
+        `--type vault --address URL --secret-stdin\` ` +
         'or switch to AppRole',
       'credstore-token-expired',
     );
