@@ -15,7 +15,10 @@ export type EndpointErrorCode =
   | 'dns'
   | 'unreachable';
 
-/** The record discovery produces for one (target, port) pair: the protocol's, error codes narrowed. */
+/**
+ * The record discovery produces for one (target, port) pair: the protocol's, error codes
+ * narrowed.
+ */
 export interface EndpointResult extends Omit<DiscoveredEndpoint, 'error'> {
   error?: { code: EndpointErrorCode; message: string };
 }

@@ -30,10 +30,12 @@ const CODES_BY_ERRNO: Record<string, EndpointErrorCode> = {
 const ADVICE: Record<EndpointErrorCode, string> = {
   refused: 'connection refused: nothing listens there, or a firewall rejects; check the port',
   timeout:
-    'no TLS handshake within the timeout: the peer is silent or filtered; raise --timeout if it is slow',
+    'no TLS handshake within the timeout: the peer is ' +
+    'silent or filtered; raise --timeout if it is slow',
   'not-tls': 'the peer answered, but not with TLS: it serves another protocol on this port',
   handshake:
-    'TLS handshake failed: the server rejected our hello (protocol, cipher, SNI) or closed the connection',
+    'TLS handshake failed: the server rejected our hello ' +
+    '(protocol, cipher, SNI) or closed the connection',
   dns: 'host name did not resolve: check the name and the resolver configuration',
   unreachable: 'network unreachable from this agent: check routing and the address',
 };
