@@ -194,7 +194,8 @@ async function confirm(req: FileInstallRequest, expected: string): Promise<void>
   if (!seen.ok) {
     throw new StepError(
       'confirm',
-      `${host}:${listen.port} still serves ${seen.seen ?? 'nothing'}${seen.error ? ` (${seen.error})` : ''}, ` +
+      `${host}:${listen.port} still serves ` +
+        `${seen.seen ?? 'nothing'}${seen.error ? ` (${seen.error})` : ''}, ` +
         `not the new certificate ${expected}; check that the reload reached the running server`,
     );
   }

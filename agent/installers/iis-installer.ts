@@ -21,7 +21,8 @@ export interface IisInstallRequest {
 
 // certreq makes the key in the machine store, not exportable: it never leaves the node.
 function requestScript(subject: CertificateSubject): string {
-  return `${psParams('iis-request', subject)}$dir = Join-Path $env:TEMP ('certagent-' + [guid]::NewGuid())
+  return `${psParams('iis-request', subject)}\
+$dir = Join-Path $env:TEMP ('certagent-' + [guid]::NewGuid())
 New-Item -ItemType Directory -Path $dir | Out-Null
 $sans = ($p.altNames | ForEach-Object { "dns=$_" }) -join '&'
 @"
@@ -59,7 +60,8 @@ if ($p.certPem) {
   $thumb = (New-Object Security.Cryptography.X509Certificates.X509Certificate2 $file).Thumbprint
   Remove-Item $file
 }
-$b = Get-WebBinding -Name $p.site -Protocol https | Where-Object { $_.bindingInformation -eq $p.bindingInformation }
+$b = Get-WebBinding -Name $p.site -Protocol https | \
+Where-Object { $_.bindingInformation -eq $p.bindingInformation }
 if (-not $b) { throw "binding $($p.bindingInformation) of site $($p.site) not found" }
 $b.AddSslCertificate($thumb, 'My')
 ConvertTo-Json -Compress @{ thumbprint = $thumb }

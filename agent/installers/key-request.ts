@@ -9,7 +9,10 @@ export interface CertificateSubject {
   altNames: string[];
 }
 
-/** A fresh private key (PKCS#8 PEM) and the CSR signed with it. The key never leaves the agent or node. */
+/**
+ * A fresh private key (PKCS#8 PEM) and the CSR signed with it. The key never leaves the agent
+ * or node.
+ */
 export interface KeyRequest {
   keyPem: string;
   csrPem: string;

@@ -66,7 +66,8 @@ async function findSite(node: NodeHandle, spec: NodeSpec, siteId: string): Promi
   if (!site) {
     throw new StepError(
       'discover',
-      `node ${spec.name} serves no site "${siteId}" now; found: ${sites.map((s) => s.id).join(', ') || 'none'}. Run "nodes discover" again`,
+      `node ${spec.name} serves no site "${siteId}" now; found: ` +
+        `${sites.map((s) => s.id).join(', ') || 'none'}. Run "nodes discover" again`,
     );
   }
   return site;
