@@ -24,11 +24,14 @@ $sha = [Security.Cryptography.SHA256]::Create()
 $out = foreach ($b in Get-WebBinding -Protocol https) {
   $site = ($b.ItemXPath -split "'")[1]
   $cert = $null
-  if ($b.certificateHash) { $cert = Get-Item "Cert:\\LocalMachine\\$($b.certificateStoreName)\\$($b.certificateHash)" -ErrorAction SilentlyContinue }
+  if ($b.certificateHash) { $cert = Get-Item \
+"Cert:\\LocalMachine\\$($b.certificateStoreName)\\$($b.certificateHash)" \
+-ErrorAction SilentlyContinue }
   [pscustomobject]@{
     site = $site; bindingInformation = $b.bindingInformation; sslFlags = $b.sslFlags
     certificateHash = $b.certificateHash; certificateStoreName = $b.certificateStoreName
-    sha256 = if ($cert) { -join ($sha.ComputeHash($cert.RawData) | ForEach-Object { $_.ToString('x2') }) } else { $null }
+    sha256 = if ($cert) { -join ($sha.ComputeHash($cert.RawData) | \
+ForEach-Object { $_.ToString('x2') }) } else { $null }
   }
 }
 ConvertTo-Json -InputObject @($out) -Compress -Depth 3
