@@ -160,7 +160,8 @@ async function registerWithToken(
   if (!server) {
     deps.log.error(
       { key: INSTALL_KEY },
-      'installer gave a token but no server URL: reinstall with PROPERTY_SERVER_URL or run certagent register --server URL',
+      'installer gave a token but no server URL: reinstall with ' +
+        'PROPERTY_SERVER_URL or run certagent register --server URL',
     );
     return 'registration-failed';
   }
@@ -168,7 +169,9 @@ async function registerWithToken(
   if (caProblem) {
     deps.log.error(
       { key: INSTALL_KEY, caFile },
-      `PROPERTY_SERVER_CA ${caFile} cannot be used: ${caProblem}; put the manager's CA certificate (PEM) at that path or reinstall with PROPERTY_SERVER_CA=<PEM file>; the token is kept and registration retried at next start`,
+      `PROPERTY_SERVER_CA ${caFile} cannot be used: ${caProblem}; put the ` +
+        `manager's CA certificate (PEM) at that path or reinstall with PROPERTY_SERVER_CA=<PEM ` +
+        `file>; the token is kept and registration retried at next start`,
     );
     return 'registration-failed';
   }
