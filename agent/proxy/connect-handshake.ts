@@ -58,7 +58,8 @@ async function ntlmTunnel(
   if (first.status !== 407 || !challenge) {
     throw new OperationalError(
       `proxy ${proxy} did not answer the NTLM negotiation with a challenge (HTTP ${first.status}` +
-        `, offers: ${offered(first)}); check that the proxy supports NTLM, or drop the domain to use basic`,
+        `, offers: ${offered(first)}); check that the proxy ` +
+        `supports NTLM, or drop the domain to use basic`,
       'proxy-auth-failed',
     );
   }
@@ -128,7 +129,8 @@ function refused(
     const who = config.user ? `user "${config.user}"` : 'no credentials';
     return new OperationalError(
       `proxy ${proxy} refused authentication with ${who} for ${to} (HTTP 407, proxy offers: ` +
-        `${offered(res)}); check the proxy user, password and domain (certagent-config set proxy...)`,
+        `${offered(res)}); check the proxy user, password ` +
+        `and domain (certagent-config set proxy...)`,
       'proxy-auth-failed',
     );
   }

@@ -81,7 +81,8 @@ async function readLimited(body: AsyncIterable<Buffer>, url: string): Promise<st
     size += chunk.length;
     if (size > MAX_PAC_BYTES) {
       throw new OperationalError(
-        `PAC file ${url} is larger than ${MAX_PAC_BYTES} bytes; a PAC file is a small script, check the URL`,
+        `PAC file ${url} is larger than ${MAX_PAC_BYTES} ` +
+          `bytes; a PAC file is a small script, check the URL`,
         'pac-invalid',
       );
     }

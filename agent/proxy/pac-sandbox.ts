@@ -228,7 +228,8 @@ function answerError(origin: string, e: NonNullable<WorkerAnswer['error']>): Ope
   if (e.code === 'dead')
     return new OperationalError(e.message ?? 'PAC worker stopped', 'pac-invalid');
   return new OperationalError(
-    `PAC file ${origin} failed while ${e.step}: ${e.name ?? 'Error'}: ${e.message}; fix the PAC file`,
+    `PAC file ${origin} failed while ${e.step}: ` +
+      `${e.name ?? 'Error'}: ${e.message}; fix the PAC file`,
     'pac-invalid',
   );
 }
@@ -245,7 +246,8 @@ function workerError(origin: string, err: Error & { code?: string }): Operationa
   const oom = err.code === 'ERR_WORKER_OUT_OF_MEMORY';
   return new OperationalError(
     oom
-      ? `PAC file ${origin} used more than ${PAC_HEAP_MB} MB of memory and was stopped; fix the PAC file`
+      ? `PAC file ${origin} used more than ${PAC_HEAP_MB} ` +
+        `MB of memory and was stopped; fix the PAC file`
       : `PAC file ${origin} crashed its sandbox: ${err.message}; fix the PAC file`,
     oom ? 'pac-memory' : 'pac-invalid',
     { cause: err },
