@@ -73,7 +73,8 @@ export function assertIdentityReadable(
       parse();
     } catch (err) {
       throw new OperationalError(
-        `${file} is damaged (${(err as Error).message}); restore it from a backup or register again with --force and a new token`,
+        `${file} is damaged (${(err as Error).message}); restore it ` +
+          `from a backup or register again with --force and a new token`,
         'identity-damaged',
         { cause: err },
       );

@@ -26,7 +26,8 @@ export async function registerAgent(files: AgentFiles, options: RegisterOptions,
   const server = checkServerUrl(options.server);
   if (loadIdentity(files) && !options.force) {
     throw new UsageError(
-      `this agent is already registered (${files.identityCert}); add --force to register it again with a new token`,
+      `this agent is already registered (${files.identityCert}); ` +
+        `add --force to register it again with a new token`,
     );
   }
 
@@ -67,7 +68,9 @@ export async function registerAgent(files: AgentFiles, options: RegisterOptions,
 function explainRefusal(err: unknown, server: string): unknown {
   if (err instanceof ManagerRejectedError && err.code === 'token-invalid') {
     return new OperationalError(
-      `registration with ${server} refused: the installation token is unknown or was already used (a token works once); ask the administrator for a new one ("certagent-manager agents add")`,
+      `registration with ${server} refused: the installation token is unknown or was already ` +
+        `used (a token works once); ask the administrator ` +
+        `for a new one ("certagent-manager agents add")`,
       'token-invalid',
       { cause: err },
     );
