@@ -172,7 +172,8 @@ export class AgentService {
       const handler = taskHandler(task.kind);
       if (!handler)
         throw new Error(
-          `this agent (version ${buildIdentity().version}) cannot run tasks of kind "${task.kind}"; update it`,
+          `this agent (version ${buildIdentity().version}) ` +
+            `cannot run tasks of kind "${task.kind}"; update it`,
         );
       await handler(task, { log, signal, emit, paths: this.paths, stores: this.stores });
     } catch (err) {

@@ -6,7 +6,10 @@ import { createProxyDispatcher } from '../proxy/dispatcher.ts';
 import { directConnector } from '../proxy/direct-connector.ts';
 import { usesProxy } from '../proxy/proxy-config.ts';
 
-/** TLS settings of the connection to the manager (trust, and the client identity once registered). */
+/**
+ * TLS settings of the connection to the manager (trust, and the client identity once
+ * registered).
+ */
 export interface ManagerTls {
   ca: string[];
   cert?: string;

@@ -66,7 +66,8 @@ export class ManagerClient {
       });
     } catch (err) {
       throw new OperationalError(
-        `cannot reach the management server ${url.origin}: ${describeNetworkError(err)}; check the URL, the network or proxy settings, and the CA (--ca or SSL_CERT_FILE)`,
+        `cannot reach the management server ${url.origin}: ${describeNetworkError(err)}; ` +
+          `check the URL, the network or proxy settings, and the CA (--ca or SSL_CERT_FILE)`,
         'manager-unreachable',
         { cause: err },
       );

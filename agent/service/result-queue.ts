@@ -22,7 +22,9 @@ export class ResultQueue {
   /** Persists a batch; returns once it is durable. */
   enqueue(batch: Omit<ResultBatch, 'batchId'>): ResultBatch {
     const full: ResultBatch = { batchId: crypto.randomUUID(), ...batch };
-    const name = `${Date.now().toString().padStart(15, '0')}-${String(this.seq++).padStart(6, '0')}-${full.batchId}.json`;
+    const name =
+      `${Date.now().toString().padStart(15, '0')}-${String(this.seq++).padStart(6, '0')}-` +
+      `${full.batchId}.json`;
     const tmp = path.join(this.dir, `${name}.tmp`);
     const fd = fs.openSync(tmp, 'w', 0o600);
     try {

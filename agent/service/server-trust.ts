@@ -40,7 +40,8 @@ export function registrationTrust(
 export function pinnedManagerTrust(files: AgentFiles): string[] {
   if (!fs.existsSync(files.managerCa)) {
     throw new OperationalError(
-      `the manager CA received at registration is missing (${files.managerCa}); register again with "certagent register --force --token T"`,
+      `the manager CA received at registration is missing (${files.managerCa}); ` +
+        `register again with "certagent register --force --token T"`,
       'ca-file',
     );
   }
@@ -58,7 +59,8 @@ function readCa(file: string, origin: string): string {
     return text;
   } catch (err) {
     throw new OperationalError(
-      `cannot use CA file ${file} (from ${origin}): ${(err as Error).message}; give a PEM file with the manager's CA`,
+      `cannot use CA file ${file} (from ${origin}): ` +
+        `${(err as Error).message}; give a PEM file with the manager's CA`,
       'ca-file',
       { cause: err },
     );
