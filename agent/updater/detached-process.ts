@@ -52,7 +52,8 @@ export function wmiLaunchScript(commandLine: string): string {
   const literal = `'${commandLine.replace(/'/g, "''")}'`;
   return [
     '$ErrorActionPreference = "Stop"',
-    `$r = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{ CommandLine = ${literal} }`,
+    `$r = Invoke-CimMethod -ClassName Win32_Process ` +
+      `-MethodName Create -Arguments @{ CommandLine = ${literal} }`,
     'exit [int]$r.ReturnValue',
   ].join('; ');
 }

@@ -10,7 +10,8 @@ export function executableIn(versionDir: string): string {
   const found = candidates.find((c) => fs.existsSync(c));
   if (!found) {
     throw new OperationalError(
-      `${versionDir}: the unpacked release holds no ${name} (looked in ${candidates.join(', ')}); ` +
+      `${versionDir}: the unpacked release holds no ` +
+        `${name} (looked in ${candidates.join(', ')}); ` +
         'the artifact is not an agent release, nothing was changed',
       'update.not-a-release',
     );
