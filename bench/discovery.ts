@@ -100,7 +100,8 @@ async function startBenchNginx(dir: string, ports: number[]): Promise<NginxServe
     workerConnections: 8192,
     mainDirectives: ['worker_rlimit_nofile 16384;'],
     servers: [
-      `${listens}\n    ssl_certificate ${cert.certPath}; ssl_certificate_key ${cert.keyPath}; return 200;`,
+      `${listens}\n    ssl_certificate ${cert.certPath}; ` +
+        `ssl_certificate_key ${cert.keyPath}; return 200;`,
     ],
   });
 }
@@ -196,7 +197,9 @@ async function mixedSet(agent: string, tls: number[], silent: number[], closed: 
   log(`nmap       ${nmap.found} certificates in ${describeTime(nmap)}`);
 
   const ratio = nmap.seconds / run.seconds;
-  const value = `${nmap.killed ? '> ' : ''}${ratio.toFixed(1)}x (nmap ${describeTime(nmap)}, certagent ${run.seconds.toFixed(1)} s)`;
+  const value =
+    `${nmap.killed ? '> ' : ''}${ratio.toFixed(1)}x (nmap ` +
+    `${describeTime(nmap)}, certagent ${run.seconds.toFixed(1)} s)`;
   const check: Check = {
     name: 'mixed set, nmap time / certagent time',
     value,
@@ -214,7 +217,8 @@ async function sweepMemory(agent: string, closedPort: number): Promise<Check> {
     const run = await runCertagent(agent, req, 'discard');
     peaks.push(run.peakRssMb ?? NaN);
     log(
-      `sweep ${target} port ${closedPort}: ${run.seconds.toFixed(1)} s, peak RSS ${run.peakRssMb?.toFixed(1)} MB`,
+      `sweep ${target} port ${closedPort}: ${run.seconds.toFixed(1)} ` +
+        `s, peak RSS ${run.peakRssMb?.toFixed(1)} MB`,
     );
   }
   // One address shows what start-up and a single probe cost: the floor under the sweep.
@@ -226,7 +230,9 @@ async function sweepMemory(agent: string, closedPort: number): Promise<Check> {
   const [small, large] = peaks as [number, number];
   // Flat: four times the addresses may not cost more than a tenth more memory.
   const pass = large < 150 && large <= small * 1.1;
-  const value = `${small.toFixed(0)} MB (/18) -> ${large.toFixed(0)} MB (/16); one address ${single.peakRssMb?.toFixed(0)} MB`;
+  const value =
+    `${small.toFixed(0)} MB (/18) -> ${large.toFixed(0)} MB ` +
+    `(/16); one address ${single.peakRssMb?.toFixed(0)} MB`;
   return { name: 'peak RSS of a loopback sweep', value, target: '< 150 MB, flat (+10%)', pass };
 }
 
