@@ -19,7 +19,8 @@ export function isSecretProperty(name: string): boolean {
   return /TOKEN|PASSWORD|SECRET|PASSPHRASE/i.test(name);
 }
 
-export const USAGE = `Usage: certagent-setup.exe [/i | /x] [/q] [/l FILE] [/source URL] [NAME=VALUE ...]
+export const USAGE = `\
+Usage: certagent-setup.exe [/i | /x] [/q] [/l FILE] [/source URL] [NAME=VALUE ...]
 
   /i            install or upgrade (the default)
   /x            uninstall
