@@ -7,7 +7,8 @@ import { OperationalError } from './errors.ts';
 export function openDataDir(dir: string, create = false): Db {
   if (!create && !fs.existsSync(dir)) {
     throw new OperationalError(
-      `data directory ${dir} does not exist; start "certagent-manager serve --data ${dir}" once to create it`,
+      `data directory ${dir} does not exist; start ` +
+        `"certagent-manager serve --data ${dir}" once to create it`,
       'data-dir-missing',
     );
   }

@@ -1,4 +1,7 @@
-/** Bad command line: exit code 2. (The manager's own copy; it shares only protocol/ with the agent.) */
+/**
+ * Bad command line: exit code 2. (The manager's own copy; it shares only protocol/ with the
+ * agent.)
+ */
 export class UsageError extends Error {}
 
 /** The work failed (data dir unreadable, port taken): exit code 1. */

@@ -113,7 +113,12 @@ export function addInstallCommands(program: Command, io: ManagerIo): void {
           const install = queueInstall(db, opts.node, opts.site, subject);
           if (opts.json)
             io.stdout.write(
-              `${JSON.stringify({ id: install.id, node: opts.node, site: opts.site, state: install.state })}\n`,
+              JSON.stringify({
+                id: install.id,
+                node: opts.node,
+                site: opts.site,
+                state: install.state,
+              }) + '\n',
             );
           else
             io.stdout.write(`installation ${install.id} queued for ${opts.site} on ${opts.node}\n`);
@@ -168,7 +173,8 @@ export function addInstallCommands(program: Command, io: ManagerIo): void {
   installs
     .command('renew')
     .description(
-      'queue renewal of installed certificates expiring within --days now (serve does it every --renew-interval)',
+      'queue renewal of installed certificates expiring ' +
+        'within --days now (serve does it every --renew-interval)',
     )
     .requiredOption('--data <dir>', 'data directory of the manager')
     .option('--days <n>', 'renew this many days before expiry', '30')

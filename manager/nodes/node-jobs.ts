@@ -53,7 +53,8 @@ export function parseRenewalOptions(days: string, intervalMs: string): NodeJobOp
   // At or beyond the validity the CA gives, every new certificate would be renewed again.
   if (!Number.isInteger(renewDays) || renewDays < 1 || renewDays >= SERVER_CERT_DAYS) {
     throw new UsageError(
-      `--renew-days must be an integer from 1 to ${SERVER_CERT_DAYS - 1} (certificates last ${SERVER_CERT_DAYS} days), not "${days}"`,
+      `--renew-days must be an integer from 1 to ${SERVER_CERT_DAYS - 1} ` +
+        `(certificates last ${SERVER_CERT_DAYS} days), not "${days}"`,
     );
   }
   const renewIntervalMs = Number(intervalMs);

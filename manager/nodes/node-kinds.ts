@@ -146,7 +146,9 @@ export async function resumeSignings(db: Db): Promise<number> {
     if (!install.csr || !node) {
       updateInstall(db, install.id, {
         state: 'failed',
-        error: `the server stopped before signing and ${node ? 'kept no CSR' : `node ${install.node_name} is gone`}; run "install add" again`,
+        error:
+          `the server stopped before signing and ` +
+          `${node ? 'kept no CSR' : `node ${install.node_name} is gone`}; run "install add" again`,
       });
       continue;
     }

@@ -58,7 +58,8 @@ export function storeSite(db: Db, nodeName: string, site: { id: string }): void 
   ensureNodeSchema(db);
   db.prepare(
     'INSERT INTO node_sites(node_name, site_id, site, seen_at) VALUES (?, ?, ?, ?) ' +
-      'ON CONFLICT(node_name, site_id) DO UPDATE SET site = excluded.site, seen_at = excluded.seen_at',
+      'ON CONFLICT(node_name, site_id) DO UPDATE SET ' +
+      'site = excluded.site, seen_at = excluded.seen_at',
   ).run(nodeName, site.id, JSON.stringify(site), new Date().toISOString());
 }
 
@@ -100,7 +101,8 @@ export function addInstall(
   const id = crypto.randomUUID();
   const now = new Date().toISOString();
   db.prepare(
-    'INSERT INTO installs(id, node_name, site_id, subject, state, renewal_of, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO installs(id, node_name, site_id, subject, state, ' +
+      'renewal_of, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   ).run(
     id,
     nodeName,

@@ -161,7 +161,8 @@ function nodeSpec(opts: AddOptions): NodeSpec {
   if (!host) throw new UsageError(`--host is required for a ${connection} node`);
   if (connection !== 'local' && (!opts.credstore || !opts.secret)) {
     throw new UsageError(
-      `a ${connection} node needs --credstore and --secret: logins come from the agent's credential store`,
+      `a ${connection} node needs --credstore and --secret: ` +
+        `logins come from the agent's credential store`,
     );
   }
   const port = opts.port === undefined ? undefined : Number(opts.port);

@@ -35,7 +35,8 @@ export async function signServerCsr(
   const extra = allowed ? names.filter((n) => !allowed.has(n.value)) : [];
   if (extra.length) {
     throw new RefusedCsrError(
-      `the request names ${extra.map((n) => n.value).join(', ')}, which the installation did not ask for`,
+      `the request names ${extra.map((n) => n.value).join(', ')}, ` +
+        `which the installation did not ask for`,
     );
   }
   const cert = await x509.X509CertificateGenerator.create({

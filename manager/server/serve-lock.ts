@@ -20,7 +20,8 @@ export function acquireServeLock(dataDir: string): ServeLock {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new OperationalError(
-          `cannot create ${file}: ${(err as Error).message}; check the --data directory permissions`,
+          `cannot create ${file}: ${(err as Error).message}; ` +
+            `check the --data directory permissions`,
           'serve-lock',
           { cause: err },
         );

@@ -104,7 +104,8 @@ export function recordRegistration(
 ): void {
   const now = new Date().toISOString();
   db.prepare(
-    'UPDATE agents SET registered_at = ?, cert_sha256 = ?, hostname = ?, version = ?, last_seen = ? WHERE id = ?',
+    'UPDATE agents SET registered_at = ?, cert_sha256 = ?, ' +
+      'hostname = ?, version = ?, last_seen = ? WHERE id = ?',
   ).run(now, certSha256, hostname, version, now, id);
 }
 

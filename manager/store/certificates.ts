@@ -20,11 +20,13 @@ export function storeEndpoint(db: Db, agentId: string, ep: DiscoveredEndpoint): 
   const now = new Date().toISOString();
   for (const cert of ep.chain) storeCertificate(db, cert, now);
   db.prepare(
-    `INSERT INTO endpoints(agent_id, host, port, sni, address, tls_version, cipher, chain, error_code, error_message, scanned_at)
+    `INSERT INTO endpoints(agent_id, host, port, sni, address, tls_version, cipher, chain, \
+error_code, error_message, scanned_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(agent_id, host, port, sni) DO UPDATE SET address = excluded.address,
        tls_version = excluded.tls_version, cipher = excluded.cipher, chain = excluded.chain,
-       error_code = excluded.error_code, error_message = excluded.error_message, scanned_at = excluded.scanned_at`,
+       error_code = excluded.error_code, error_message = excluded.error_message, \
+scanned_at = excluded.scanned_at`,
   ).run(
     agentId,
     ep.host,
@@ -42,7 +44,8 @@ export function storeEndpoint(db: Db, agentId: string, ep: DiscoveredEndpoint): 
 
 function storeCertificate(db: Db, c: ReportedCertificate, now: string): void {
   db.prepare(
-    `INSERT INTO certificates(sha256, subject, issuer, serial, not_before, not_after, sans, key_type, key_bits,
+    `INSERT INTO certificates(sha256, subject, issuer, serial, not_before, not_after, sans, \
+key_type, key_bits,
        signature_algorithm, pem, first_seen, last_seen)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(sha256) DO UPDATE SET last_seen = excluded.last_seen`,
@@ -85,7 +88,8 @@ export function listCertificates(db: Db): CertificateView[] {
     .all() as CertRow[];
   const endpoints = db
     .prepare(
-      'SELECT e.*, a.name AS agent FROM endpoints e JOIN agents a ON a.id = e.agent_id ORDER BY host, port',
+      'SELECT e.*, a.name AS agent FROM endpoints e JOIN ' +
+        'agents a ON a.id = e.agent_id ORDER BY host, port',
     )
     .all() as Array<{
     agent: string;

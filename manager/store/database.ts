@@ -112,6 +112,7 @@ export function getSetting(db: Db, key: string): string | undefined {
 
 export function setSetting(db: Db, key: string, value: string): void {
   db.prepare(
-    'INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    'INSERT INTO settings(key, value) VALUES (?, ?) ON ' +
+      'CONFLICT(key) DO UPDATE SET value = excluded.value',
   ).run(key, value);
 }

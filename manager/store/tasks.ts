@@ -20,7 +20,8 @@ export function addTask(db: Db, agentId: string, kind: string, payload: unknown)
   const id = crypto.randomUUID();
   const now = new Date().toISOString();
   db.prepare(
-    "INSERT INTO tasks(id, agent_id, kind, payload, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+    'INSERT INTO tasks(id, agent_id, kind, payload, state, ' +
+      "created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
   ).run(id, agentId, kind, JSON.stringify(payload), now, now);
   return findTask(db, id)!;
 }
@@ -37,7 +38,8 @@ export function takeTasks(db: Db, agentId: string): TaskRow[] {
   return db.transaction(() => {
     const rows = db
       .prepare(
-        "SELECT * FROM tasks WHERE agent_id = ? AND state IN ('queued', 'running') ORDER BY created_at",
+        'SELECT * FROM tasks WHERE agent_id = ? AND state ' +
+          "IN ('queued', 'running') ORDER BY created_at",
       )
       .all(agentId) as TaskRow[];
     db.prepare(

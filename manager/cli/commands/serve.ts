@@ -30,7 +30,8 @@ export function addServeCommand(program: Command, io: ManagerIo): void {
       const interval = Number(opts.heartbeatInterval);
       if (!Number.isInteger(interval) || interval < 100) {
         throw new UsageError(
-          `--heartbeat-interval must be an integer of at least 100 ms, not "${opts.heartbeatInterval}"`,
+          `--heartbeat-interval must be an integer of at ` +
+            `least 100 ms, not "${opts.heartbeatInterval}"`,
         );
       }
 
@@ -78,7 +79,8 @@ async function serve(
   const stopped = untilSignal();
   await listen(server, host, port);
   const bound = server.address() as net.AddressInfo;
-  const url = `https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  const urlHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  const url = `https://${urlHost}:${bound.port}`;
   log.info({ url, heartbeatIntervalMs: heartbeatIntervalMs(db) }, 'manager listening');
   io.stdout.write(`certagent-manager listening on ${url} (CA ${opts.data}/ca.pem)\n`);
   const jobs = startPeriodicJobs(nodeJobs(db, renewal, log), log);
@@ -114,7 +116,8 @@ function listen(server: net.Server, host: string, port: number): Promise<void> {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new OperationalError(
-          `cannot listen on ${host}:${port}: ${err.code ?? err.message}; choose another --listen address`,
+          `cannot listen on ${host}:${port}: ` +
+            `${err.code ?? err.message}; choose another --listen address`,
           'listen',
           { cause: err },
         ),
