@@ -39,7 +39,9 @@ certagent_init_local_store() {
 		# As the service user, so the store and its key belong to it from the start.
 		CERTAGENT_BASE_DIR="$CERTAGENT_BASE" setpriv --reuid "$CERTAGENT_USER" \
 			--regid "$CERTAGENT_USER" --clear-groups "$CERTAGENT_PROGRAM" credstore init-local \
-			>/dev/null || echo "certagent: could not create the local-store; run 'certagent-config credstore init-local' later" >&2
+			>/dev/null ||
+			echo "certagent: could not create the local-store;" \
+				"run 'certagent-config credstore init-local' later" >&2
 	fi
 }
 

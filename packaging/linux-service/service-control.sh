@@ -44,7 +44,8 @@ certagent_service_start() {
 	elif script=$(certagent_init_script); then
 		"$script" start
 	else
-		echo "certagent: no systemd and no /etc/init.d/certagent; start '$CERTAGENT_PROGRAM run' yourself" >&2
+		echo "certagent: no systemd and no /etc/init.d/certagent;" \
+			"start '$CERTAGENT_PROGRAM run' yourself" >&2
 		return 1
 	fi
 }

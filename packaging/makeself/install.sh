@@ -111,13 +111,17 @@ ask_questions() {
 	if [ "$ACCEPT_EULA" != y ]; then
 		${PAGER:-more} ./EULA.txt </dev/tty >/dev/tty || cat ./EULA.txt >/dev/tty
 		ask reply 'Do you accept the licence agreement? (yes/no)' no
-		case "$reply" in y | yes | Y | YES) ACCEPT_EULA=y ;; *) die "licence agreement not accepted; nothing was installed" ;; esac
+		case "$reply" in
+		y | yes | Y | YES) ACCEPT_EULA=y ;;
+		*) die "licence agreement not accepted; nothing was installed" ;;
+		esac
 	fi
 	if [ -z "$TOKEN" ] && [ "$SKIP_REGISTER" = n ]; then
 		ask_secret TOKEN 'Installation token (from your management server)'
 	fi
 	[ -n "$SERVER" ] || ask SERVER 'Management server URL (empty: the default)' ''
-	[ -n "$CA_FILE" ] || [ -z "$SERVER" ] || ask CA_FILE 'CA certificate file of the server (empty: system roots)' ''
+	[ -n "$CA_FILE" ] || [ -z "$SERVER" ] ||
+		ask CA_FILE 'CA certificate file of the server (empty: system roots)' ''
 	ask reply 'Use a proxy? (yes/no)' no
 	case "$reply" in
 	y | yes)
@@ -136,13 +140,16 @@ ask_questions() {
 }
 
 check_answers() {
-	[ "$ACCEPT_EULA" = y ] || die "the licence agreement was not accepted: pass --accept-eula to accept it"
+	[ "$ACCEPT_EULA" = y ] ||
+		die "the licence agreement was not accepted: pass --accept-eula to accept it"
 	if [ "$SKIP_REGISTER" = n ] && [ -z "$TOKEN" ]; then
-		die "no installation token: pass --token-file FILE (or --token T), or --skip-register to register later"
+		die "no installation token: pass --token-file FILE (or --token T)," \
+			"or --skip-register to register later"
 	fi
 	if [ -n "$PROXY_PORT" ]; then
 		case "$PROXY_PORT" in *[!0-9]*) die "--proxy-port '$PROXY_PORT' is not a port number" ;; esac
-		[ "$PROXY_PORT" -ge 1 ] && [ "$PROXY_PORT" -le 65535 ] || die "--proxy-port $PROXY_PORT is outside 1-65535"
+		[ "$PROXY_PORT" -ge 1 ] && [ "$PROXY_PORT" -le 65535 ] ||
+			die "--proxy-port $PROXY_PORT is outside 1-65535"
 	fi
 	if [ -n "$CA_FILE" ]; then
 		[ -r "$CA_FILE" ] || die "cannot read --ca file '$CA_FILE': check the path and its permissions"
@@ -188,7 +195,8 @@ install_service() {
 		chkconfig --add certagent >/dev/null 2>&1
 	fi
 	SERVICE_KIND=sysvinit
-	echo "certagent installer: no systemd running here; installed the SysVinit script /etc/init.d/certagent instead"
+	echo "certagent installer: no systemd running here;" \
+		"installed the SysVinit script /etc/init.d/certagent instead"
 }
 
 # A record of the installer's answers (0600, service user) for support; the proxy password
@@ -197,7 +205,8 @@ write_install_options() {
 	file="$CERTAGENT_BASE/conf/install-options.json"
 	umask 077
 	{
-		printf '{\n  "installKind": "bin",\n  "autoUpdate": %s,\n' "$([ "$AUTO_UPDATE" = y ] && echo true || echo false)"
+		printf '{\n  "installKind": "bin",\n  "autoUpdate": %s,\n' \
+			"$([ "$AUTO_UPDATE" = y ] && echo true || echo false)"
 		printf '  "server": "%s",\n' "$(json_escape "$SERVER")"
 		printf '  "proxy": {\n'
 		printf '    "pacUrl": "%s",\n' "$(json_escape "$PAC_URL")"
@@ -259,14 +268,17 @@ register_agent() {
 	CERTAGENT_TOKEN="$TOKEN" CERTAGENT_BASE_DIR="$CERTAGENT_BASE" setpriv --reuid "$CERTAGENT_USER" \
 		--regid "$CERTAGENT_USER" --clear-groups "$CERTAGENT_PROGRAM" "$@" || status=$?
 	rm -f "$tokenfile"
-	[ "$status" -eq 0 ] || die "registration failed (certagent register exited $status); the program is installed: run 'certagent-config interactive' to register, then start the service"
+	[ "$status" -eq 0 ] ||
+		die "registration failed (certagent register exited $status); the program is installed:" \
+			"run 'certagent-config interactive' to register, then start the service"
 }
 
 start_service() {
 	if certagent_service_start; then
 		echo "certagent installer: service started ($SERVICE_KIND)"
 	else
-		echo "certagent installer: the service could not be started; start it with /etc/init.d/certagent start" >&2
+		echo "certagent installer: the service could not be started;" \
+			"start it with /etc/init.d/certagent start" >&2
 	fi
 }
 
@@ -298,19 +310,22 @@ reexec_in_root() {
 		[ -z "${pair#*:}" ] || set -- "$@" "${pair%%:*}" "${pair#*:}"
 	done
 	status=0
-	chroot "$ROOT" /bin/sh -c 'cd "$1" && shift && exec ./install.sh "$@"' sh "$inner" "$@" || status=$?
+	chroot "$ROOT" /bin/sh -c 'cd "$1" && shift && exec ./install.sh "$@"' \
+		sh "$inner" "$@" || status=$?
 	rm -rf "$stage"
 	exit "$status"
 }
 
 main() {
 	parse_flags "$@"
-	[ "$(id -u)" -eq 0 ] || die "must run as root: run it again with sudo (it installs a service and a system user)"
+	[ "$(id -u)" -eq 0 ] ||
+		die "must run as root: run it again with sudo (it installs a service and a system user)"
 	if [ "$ACCEPT_EULA" = n ] || [ -z "$TOKEN$TOKEN_FILE" ]; then
 		if have_tty; then ask_questions; fi
 	fi
 	[ -z "$TOKEN_FILE" ] || TOKEN="$(read_secret_file "$TOKEN_FILE" token)"
-	[ -z "$PROXY_PASSWORD_FILE" ] || PROXY_PASSWORD="$(read_secret_file "$PROXY_PASSWORD_FILE" 'proxy password')"
+	[ -z "$PROXY_PASSWORD_FILE" ] ||
+		PROXY_PASSWORD="$(read_secret_file "$PROXY_PASSWORD_FILE" 'proxy password')"
 	check_answers
 	if [ "$ROOT" != / ]; then reexec_in_root; fi
 
@@ -325,7 +340,8 @@ main() {
 	install_service
 
 	if [ "$SKIP_REGISTER" = y ]; then
-		echo "certagent installer: installed, not registered: run 'certagent-config interactive', then start the service"
+		echo "certagent installer: installed, not registered:" \
+			"run 'certagent-config interactive', then start the service"
 		exit 0
 	fi
 	register_agent

@@ -101,7 +101,8 @@ async function makeself(payload: string, out: string, ctx: BuildContext): Promis
   const built = path.join(cwd, path.basename(out));
   if (res.exitCode !== 0 || !fs.existsSync(built)) {
     throw new OperationalError(
-      `makeself could not build ${out}: ${(res.stdout + res.stderr).trim().split('\n').slice(-5).join('\n')}`,
+      `makeself could not build ${out}: ` +
+        `${(res.stdout + res.stderr).trim().split('\n').slice(-5).join('\n')}`,
       'bin_build',
     );
   }

@@ -52,7 +52,8 @@ function component(id: string, body: string): string {
 
 function programFiles(p: MsiPayload, meta: ProductMetadata): string {
   const service = [
-    `<File Id="ServiceHostExe" Name="certagent-service.exe" Source="${xmlEscape(p.serviceHostExe)}" KeyPath="yes"/>`,
+    `<File Id="ServiceHostExe" Name="certagent-service.exe" ` +
+      `Source="${xmlEscape(p.serviceHostExe)}" KeyPath="yes"/>`,
     `<ServiceInstall Id="AgentService" Name="${SERVICE_NAME}" DisplayName="certagent"`,
     ` Description="${xmlEscape(meta.description)}" Type="ownProcess" Start="auto"`,
     ` ErrorControl="normal" Account="LocalSystem"/>`,
@@ -66,11 +67,13 @@ function programFiles(p: MsiPayload, meta: ProductMetadata): string {
     ),
     component(
       'ConfigCmd',
-      `<File Id="ConfigCmd" Name="certagent-config.cmd" Source="${xmlEscape(p.configCmd)}" KeyPath="yes"/>`,
+      `<File Id="ConfigCmd" Name="certagent-config.cmd" Source="${xmlEscape(p.configCmd)}" ` +
+        `KeyPath="yes"/>`,
     ),
     component(
       'InstallKind',
-      `<File Id="InstallKind" Name="install-kind" Source="${xmlEscape(p.installKind)}" KeyPath="yes"/>`,
+      `<File Id="InstallKind" Name="install-kind" Source="${xmlEscape(p.installKind)}" ` +
+        `KeyPath="yes"/>`,
     ),
     component('AgentService', service),
     component(
@@ -89,7 +92,8 @@ function programFiles(p: MsiPayload, meta: ProductMetadata): string {
 
 function registryValue(key: string, name: string, value: string, keyPath: boolean): string {
   return (
-    `<RegistryValue Root="HKLM" Key="${xmlEscape(key)}" Name="${name}" Value="${xmlEscape(value)}"` +
+    `<RegistryValue Root="HKLM" Key="${xmlEscape(key)}" Name="${name}" ` +
+    `Value="${xmlEscape(value)}"` +
     ` Type="string"${keyPath ? ' KeyPath="yes"' : ''}/>`
   );
 }
@@ -122,12 +126,15 @@ function upgradeRules(meta: ProductMetadata): string {
   const newer = 'A newer version of certagent is already installed; uninstall it first to go back.';
   return [
     `<Upgrade Id="${UPGRADE_CODE}">`,
-    `<UpgradeVersion Minimum="0.0.0" Maximum="${version}" IncludeMinimum="yes" IncludeMaximum="no" Property="WIX_UPGRADE_DETECTED"/>`,
+    `<UpgradeVersion Minimum="0.0.0" Maximum="${version}" IncludeMinimum="yes" ` +
+      `IncludeMaximum="no" Property="WIX_UPGRADE_DETECTED"/>`,
     `<UpgradeVersion Minimum="${version}" IncludeMinimum="no" Property="WIX_DOWNGRADE_DETECTED"/>`,
     '</Upgrade>',
-    `<Condition Message="${xmlEscape(newer)}">NOT WIX_DOWNGRADE_DETECTED OR ${ROLLBACK_PROPERTY}="1"</Condition>`,
+    `<Condition Message="${xmlEscape(newer)}">NOT WIX_DOWNGRADE_DETECTED OR ` +
+      `${ROLLBACK_PROPERTY}="1"</Condition>`,
     // Where <MajorUpgrade> puts it: the old product goes in the same transaction.
-    '<InstallExecuteSequence><RemoveExistingProducts After="InstallValidate"/></InstallExecuteSequence>',
+    '<InstallExecuteSequence><RemoveExistingProducts ' +
+      'After="InstallValidate"/></InstallExecuteSequence>',
   ].join('\n');
 }
 
@@ -140,13 +147,15 @@ export function renderWxs(input: WxsInput): string {
   return `<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
 <Product Id="${input.productCode}" Name="${xmlEscape(meta.name)}" Language="1033"
- Version="${msiVersion(meta.version)}" Manufacturer="${xmlEscape(meta.maintainer)}" UpgradeCode="${UPGRADE_CODE}">
+ Version="${msiVersion(meta.version)}" Manufacturer="${xmlEscape(meta.maintainer)}" \
+UpgradeCode="${UPGRADE_CODE}">
 <Package Id="${input.packageCode}" InstallerVersion="500" Compressed="yes" InstallScope="perMachine"
  Description="${xmlEscape(meta.description)}" Comments="${xmlEscape(meta.homepage)}"/>
 <Media Id="1" Cabinet="certagent.cab" EmbedCab="yes"/>
 ${upgradeRules(meta)}
 ${properties(meta)}
-<Condition Message="${xmlEscape(tokenMissing)}">Installed OR PROPERTY_TOKEN OR WIX_UPGRADE_DETECTED OR WIX_DOWNGRADE_DETECTED</Condition>
+<Condition Message="${xmlEscape(tokenMissing)}">Installed OR PROPERTY_TOKEN OR \
+WIX_UPGRADE_DETECTED OR WIX_DOWNGRADE_DETECTED</Condition>
 <Directory Id="TARGETDIR" Name="SourceDir">
 <Directory Id="ProgramFiles64Folder"><Directory Id="INSTALLDIR" Name="certagent">
 ${programFiles(input.payload, meta)}

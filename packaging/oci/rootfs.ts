@@ -13,7 +13,8 @@ export interface RootfsInputs {
 
 const PASSWD = [
   'root:x:0:0:root:/root:/sbin/nologin',
-  `${IMAGE_LAYOUT.user}:x:${IMAGE_LAYOUT.uid}:${IMAGE_LAYOUT.gid}:certagent:${IMAGE_LAYOUT.baseDir}:/sbin/nologin`,
+  `${IMAGE_LAYOUT.user}:x:${IMAGE_LAYOUT.uid}:${IMAGE_LAYOUT.gid}:certagent:` +
+    `${IMAGE_LAYOUT.baseDir}:/sbin/nologin`,
 ];
 const GROUP = ['root:x:0:', `${IMAGE_LAYOUT.user}:x:${IMAGE_LAYOUT.gid}:`];
 

@@ -46,7 +46,9 @@ export async function bundleAgent(
       ...releaseKeyDefine(releaseKey),
     },
     banner: {
-      js: `var ${IMPORT_META_URL} = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;`,
+      js:
+        `var ${IMPORT_META_URL} = require("node:url").pathToFileURL(typeof __filename === ` +
+        `"string" ? __filename : process.execPath).href;`,
     },
   }).catch((err: unknown) => {
     throw new OperationalError(
@@ -90,10 +92,11 @@ const nativeAddonStub: Plugin = {
   name: 'native-addon-stub',
   setup(b) {
     b.onResolve({ filter: /\.node$/ }, (args) => ({ path: args.path, namespace: 'native-addon' }));
-    b.onLoad({ filter: /.*/, namespace: 'native-addon' }, (args) => ({
-      contents: `throw new Error(${JSON.stringify(`native addon ${path.basename(args.path)} is not in the certagent single executable`)});`,
-      loader: 'js',
-    }));
+    b.onLoad({ filter: /.*/, namespace: 'native-addon' }, (args) => {
+      const message =
+        `native addon ${path.basename(args.path)} ` + 'is not in the certagent single executable';
+      return { contents: `throw new Error(${JSON.stringify(message)});`, loader: 'js' };
+    });
   },
 };
 

@@ -99,7 +99,8 @@ async function smokeTest(exe: string): Promise<void> {
     fs.rmSync(exe, { force: true });
     throw new OperationalError(
       `the single executable ${exe} does not start (exit ${res.exitCode}): ` +
-        `${res.stderr.trim().split('\n').slice(0, 6).join('\n')}. Fix the bundled module named above.`,
+        `${res.stderr.trim().split('\n').slice(0, 6).join('\n')}. ` +
+        `Fix the bundled module named above.`,
       'sea_smoke',
     );
   }

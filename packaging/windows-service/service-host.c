@@ -58,7 +58,8 @@ static void report(DWORD state, DWORD exit_code, DWORD wait_hint) {
   status.dwCurrentState = state;
   status.dwWin32ExitCode = exit_code;
   status.dwWaitHint = wait_hint;
-  status.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+  status.dwControlsAccepted =
+      state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
   status.dwCheckPoint = state == SERVICE_STOP_PENDING ? status.dwCheckPoint + 1 : 0;
   SetServiceStatus(status_handle, &status);
 }
