@@ -108,7 +108,8 @@ function parseRange(text: string, input: string): TargetSpec {
       : (lastText ?? '');
   if (parts.length !== 2 || net.isIP(lastAddress) !== family) {
     throw new ScanScopeError(
-      `bad address range '${input}': expected FIRST-LAST of one family, e.g. 10.0.0.1-10.0.0.9 or 10.0.0.1-9`,
+      `bad address range '${input}': expected FIRST-LAST ` +
+        `of one family, e.g. 10.0.0.1-10.0.0.9 or 10.0.0.1-9`,
     );
   }
   const first = addressToBigInt(firstText!, family);
@@ -135,7 +136,8 @@ function parseName(text: string, input: string): TargetSpec {
 function checkSize(spec: TargetSpec & { kind: 'range' }, input: string): TargetSpec {
   if (spec.last - spec.first + 1n > MAX_RANGE_SIZE) {
     throw new ScanScopeError(
-      `target range '${input}' holds more than 2^32 addresses: split it or use a longer prefix (IPv6 /96 or more)`,
+      `target range '${input}' holds more than 2^32 addresses: ` +
+        `split it or use a longer prefix (IPv6 /96 or more)`,
     );
   }
   return spec;
