@@ -61,7 +61,8 @@ async function checkWithRpm(armored: string, fingerprints: string[], home: strin
 
 function fail(tool: string, missing: string[], stderr: string): never {
   throw new OperationalError(
-    `the public key file would not be readable by ${tool} (missing: ${missing.join(', ') || 'none'}; ` +
+    `the public key file would not be readable by ` +
+      `${tool} (missing: ${missing.join(', ') || 'none'}; ` +
       `${stderr.trim() || 'no error text'}); refusing to publish it. Check the release key ` +
       'with `gpg --show-keys` and re-export it.',
     'key_file_unreadable',
