@@ -99,7 +99,8 @@ function parseCodenames(raw: string | undefined): string[] | undefined {
   const unknown = list.filter((c) => !APT_CODENAMES.includes(c));
   if (list.length === 0 || unknown.length > 0) {
     throw new UsageError(
-      `--codenames accepts ${APT_CODENAMES.join(', ')}; unknown: ${unknown.join(', ') || '(empty)'}`,
+      `--codenames accepts ${APT_CODENAMES.join(', ')}; ` +
+        `unknown: ${unknown.join(', ') || '(empty)'}`,
     );
   }
   return list;

@@ -63,7 +63,8 @@ export async function runRelease(opts: ReleaseOptions = {}): Promise<ReleaseResu
   await ui.step('debian tools', () => ensureDebianTools('build'));
   const source = await ui.step('source identity', () => readSourceIdentity(REPO_ROOT, env));
   ui.note(
-    `commit ${source.commit}${source.dirty ? ' (dirty tree)' : ''}, SOURCE_DATE_EPOCH ${source.sourceDateEpoch}`,
+    `commit ${source.commit}${source.dirty ? ' (dirty tree)' : ''}, ` +
+      `SOURCE_DATE_EPOCH ${source.sourceDateEpoch}`,
   );
 
   const keys = await ui.step('release key', () => loadKeys(env, cacheDir, ui));
