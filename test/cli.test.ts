@@ -1,18 +1,8 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../agent/cli/main.ts';
 import pkg from '../package.json' with { type: 'json' };
+import { runAgentMain } from './support/agent-main.ts';
 
-async function run(argv: string[], programName = 'certagent') {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(argv, { programName, io: { stdout, stderr } });
-  return { code, out, err };
-}
+const run = runAgentMain;
 
 describe('certagent command line', () => {
   it('prints the package version', async () => {

@@ -1,9 +1,13 @@
 import { PassThrough } from 'node:stream';
 import { main } from '../../agent/cli/main.ts';
 
-/** `certagent ARGS` run in this process, its output collected: the CLI without a spawn. */
+/**
+ * `certagent ARGS` run in this process, its output collected: the CLI without a spawn.
+ * `programName` is the name it was called by (`certagent-config` changes the verbs).
+ */
 export async function runAgentMain(
   args: string[],
+  programName = 'certagent',
 ): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -11,6 +15,6 @@ export async function runAgentMain(
   let err = '';
   stdout.on('data', (d) => (out += d));
   stderr.on('data', (d) => (err += d));
-  const code = await main(args, { programName: 'certagent', io: { stdout, stderr } });
+  const code = await main(args, { programName, io: { stdout, stderr } });
   return { code, out, err };
 }

@@ -2,9 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../agent/cli/main.ts';
 import { defaultInstallRoot } from '../../agent/updater/install-layout.ts';
 import {
   createReleaseKey,
@@ -13,6 +11,7 @@ import {
   type ReleaseKey,
 } from '../support/dist-host.ts';
 import { entryOf, feed, installBin, packRelease } from './release-fixture.ts';
+import { runAgentMain } from '../support/agent-main.ts';
 
 let host: DistHost;
 let key: ReleaseKey;
@@ -29,16 +28,7 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function cli(args: string[], programName = 'certagent') {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { programName, io: { stdout, stderr } });
-  return { code, out, err };
-}
+const cli = runAgentMain;
 
 /** A `.bin` install of 1.0.0 with the release key beside it, a 1.1.0 on the host. */
 async function install(kind = 'bin') {
