@@ -13,6 +13,8 @@ const ALLOWED_AGENT_MODULES = [
   'agent/cli/errors.ts',
   // Where the installed MSI is kept for the updater's rollback; node:fs and node:path only.
   'agent/updater/msi-packages.ts',
+  // Which msiexec exit codes mean installed; no imports.
+  'agent/platform/msiexec-result.ts',
 ];
 
 export interface BootstrapBuild {

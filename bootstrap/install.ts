@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Dispatcher } from 'undici';
 import { OperationalError } from '../agent/cli/errors.ts';
+import { msiexecSucceeded } from '../agent/platform/msiexec-result.ts';
 import { keepInstalledMsi } from '../agent/updater/msi-packages.ts';
 import { downloadVerified, fetchBounded } from '../agent/trust/bounded-download.ts';
 import { checkFreshness } from '../agent/trust/freshness.ts';
@@ -120,13 +121,9 @@ async function install(
   log.info(`downloaded ${msi.file} (${msi.size} bytes, sha256 ${msi.sha256} verified)`);
 
   const code = await runInstaller(request, msiPath, deps, log);
-  if (succeeded(code))
+  if (msiexecSucceeded(code))
     await keepOrRemove(request, msiPath, manifest.document.version, stateDir, log);
   return code;
-}
-
-function succeeded(code: number): boolean {
-  return code === 0 || code === 1641 || code === 3010;
 }
 
 /**
@@ -235,7 +232,7 @@ async function runInstaller(
   const code = await runMsiexec(command, deps.runner ?? spawnMsiexec);
   const line = describeExitCode(code);
   log.info(line);
-  (succeeded(code) ? deps.stdout : deps.stderr).write(`certagent-setup: ${line}\n`);
+  (msiexecSucceeded(code) ? deps.stdout : deps.stderr).write(`certagent-setup: ${line}\n`);
   return code;
 }
 

@@ -81,8 +81,3 @@ const MSIEXEC_CODES: Record<number, string> = {
 export function describeMsiexecCode(code: number): string {
   return `msiexec exit ${code} (${MSIEXEC_CODES[code] ?? 'see the msiexec log'})`;
 }
-
-/** Exit codes after which the product is installed. */
-export function msiexecSucceeded(code: number): boolean {
-  return code === 0 || code === 3010 || code === 1641;
-}

@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { msiexecSucceeded } from '../platform/msiexec-result.ts';
 import type { HealthCheck } from './bin-install.ts';
 import { keepInstalledMsi, msiPackagePath } from './msi-packages.ts';
 import {
   buildMsiUpgradeCommand,
   describeMsiexecCode,
-  msiexecSucceeded,
   type MsiexecRunner,
   type MsiUpgradeCommand,
 } from './msi-upgrade.ts';
