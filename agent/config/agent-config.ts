@@ -3,6 +3,7 @@ import path from 'node:path';
 import { OperationalError, UsageError } from '../cli/errors.ts';
 import { SecretBox } from './secret-box.ts';
 import { assertAutoUpdateAllowed } from '../updater/auto-update-setting.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 
 /** Proxy settings; `password` is always stored sealed by SecretBox. */
 export interface ProxyConfig {
@@ -101,15 +102,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Writes the file atomically (temp file, fsync, rename), mode 0600. */
 export function saveAgentConfig(file: string, config: AgentConfig): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, `${JSON.stringify(config, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 interface SettableKey {

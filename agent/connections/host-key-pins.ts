@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OperationalError } from '../cli/errors.ts';
+import { writeFileAtomic } from '../config/atomic-file.ts';
 
 /** OpenSSH's way of showing a host key: `SHA256:` and unpadded base64 of the key blob. */
 export function hostKeyFingerprint(keyBlob: Buffer): string {
@@ -24,9 +25,7 @@ export class HostKeyPins {
     const pins = this.load();
     pins[`${host}:${port}`] = fingerprint;
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o750 });
-    const tmp = `${this.file}.tmp`;
-    fs.writeFileSync(tmp, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
-    fs.renameSync(tmp, this.file);
+    writeFileAtomic(this.file, `${JSON.stringify(pins, null, 2)}\n`);
   }
 
   /** Every pin, `host:port` to fingerprint. */

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../config/atomic-file.ts';
 
 /**
  * Writes a private key a remote store returned as content to conf/keys/ (0700) as a 0600
@@ -13,9 +14,7 @@ export function writeKeyFile(confDir: string, storeName: string, ref: string, pe
   // A digest of the reference keeps the name short and free of path characters.
   const id = crypto.createHash('sha256').update(ref).digest('hex').slice(0, 16);
   const file = path.join(dir, `${storeName}-${id}.key`);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, pem, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, pem);
   return file;
 }
 

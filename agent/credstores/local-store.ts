@@ -4,6 +4,7 @@ import { OperationalError } from '../cli/errors.ts';
 import { toCredential, type Credential, type SecretFields } from './credential.ts';
 import type { CredentialStore } from './store.ts';
 import { openSealed, storeBox } from './store-cipher.ts';
+import { writeFileAtomic } from '../config/atomic-file.ts';
 
 /** Name of the store every install creates. */
 export const LOCAL_STORE_NAME = 'local-store';
@@ -131,8 +132,6 @@ export class LocalStore implements CredentialStore {
   private write(data: LocalStoreData): void {
     fs.mkdirSync(this.confDir, { recursive: true, mode: 0o750 });
     const sealed = storeBox(this.confDir).seal(JSON.stringify(data), FILE);
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, `${sealed}\n`, { mode: 0o600 });
-    fs.renameSync(tmp, this.file);
+    writeFileAtomic(this.file, `${sealed}\n`);
   }
 }

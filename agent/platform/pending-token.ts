@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentFiles } from '../config/agent-files.ts';
 import { SecretBox } from '../config/secret-box.ts';
+import { writeFileAtomic } from '../config/atomic-file.ts';
 
 /**
  * An installer token not used yet (the manager was down, or the CA file not in place), kept
@@ -44,8 +45,7 @@ export function savePendingToken(files: AgentFiles, pending: PendingToken): void
   const sealed = SecretBox.open(files.secretKey).seal(pending.token, SEAL_CONTEXT);
   const file = pendingTokenFile(files);
   const body = `${JSON.stringify({ token: sealed, caFile: pending.caFile }, null, 2)}\n`;
-  fs.writeFileSync(`${file}.tmp`, body, { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, body);
 }
 
 export function removePendingToken(files: AgentFiles): void {

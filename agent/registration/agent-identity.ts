@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OperationalError } from '../cli/errors.ts';
 import type { AgentFiles } from '../config/agent-files.ts';
+import { writeFileAtomic } from '../config/atomic-file.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -42,9 +43,9 @@ export function saveIdentity(
   caPem: string,
 ): void {
   fs.mkdirSync(path.dirname(files.identityKey), { recursive: true, mode: 0o700 });
-  writeAtomically(files.identityKey, keyPem, 0o600);
-  writeAtomically(files.identityCert, certPem, 0o644);
-  writeAtomically(files.managerCa, caPem, 0o644);
+  writeFileAtomic(files.identityKey, keyPem, 0o600);
+  writeFileAtomic(files.identityCert, certPem, 0o644);
+  writeFileAtomic(files.managerCa, caPem, 0o644);
 }
 
 /** The stored identity, or undefined when the agent is not registered. */
@@ -80,16 +81,4 @@ export function assertIdentityReadable(
       );
     }
   }
-}
-
-function writeAtomically(file: string, text: string, mode: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', mode);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }
