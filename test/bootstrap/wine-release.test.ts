@@ -9,7 +9,6 @@ import { buildBootstrapExecutable } from '../../bootstrap/single-executable.ts';
 import { loadOrCreateDevAuthenticode } from '../../packaging/authenticode/dev-certificate.ts';
 import { readProductMetadata } from '../../packaging/metadata.ts';
 import { msiPackager } from '../../packaging/msi/packager.ts';
-import type { BuildContext } from '../../packaging/packager.ts';
 import {
   createReleaseKey,
   DistHost,
@@ -23,9 +22,10 @@ import {
   waitFor,
   type ManagerProcess,
 } from '../support/manager.ts';
-import { ensureArtifacts } from '../support/release-artifacts.ts';
+import { releaseWindowsAgent } from '../support/release-artifacts.ts';
 import { startSquid, type Squid } from '../support/squid.ts';
 import { describeWithTools } from '../support/tools.ts';
+import { msiBuildContext } from '../support/msi-build.ts';
 import {
   createWinePrefix,
   keepWineUp,
@@ -80,7 +80,7 @@ describeWithTools(
         startSquid({ basicUsers: { [PROXY_USER]: PROXY_PASSWORD } }),
         startSquid(),
       ]);
-      const agentExe = await releaseAgentExe();
+      const agentExe = await releaseWindowsAgent();
       [prefix, setupExe, msis] = await Promise.all([
         createWinePrefix(),
         buildBootstrapExecutable(path.join(dir, 'certagent-setup.exe'), {
@@ -467,37 +467,11 @@ async function productCode(msi: string): Promise<string> {
   return code;
 }
 
-/** The win-x64 agent single executable of the release build (npm run release --only sea). */
-async function releaseAgentExe(): Promise<string> {
-  const built = await ensureArtifacts(['sea']);
-  const exe = built.files.sea.find((f) => /certagent-[^/]*-win-x64\.exe$/.test(f));
-  if (!exe) throw new Error(`no win-x64 agent among ${built.files.sea.join(', ')}`);
-  return exe;
-}
-
 /** Two MSIs of the real agent: the package version, and one above it for the upgrade. */
 async function buildMsis(dir: string, agentExe: string): Promise<{ v1: string; v2: string }> {
   const authenticode = await loadOrCreateDevAuthenticode(path.join(CACHE, 'authenticode-dev'));
   const build = async (name: string, version?: string) => {
-    const distDir = path.join(dir, name, 'dist');
-    fs.mkdirSync(distDir, { recursive: true });
-    const meta = readProductMetadata();
-    const context: BuildContext = {
-      meta: version ? { ...meta, version } : meta,
-      sourceDateEpoch: 1_767_225_600,
-      commit: '0123456789abcdef0123456789abcdef01234567',
-      distDir,
-      workDir: path.join(dir, name, 'work'),
-      executables: { linuxAgent: '/nonexistent', windowsAgent: agentExe },
-      signing: {
-        openpgpPrivateKeyArmored: '',
-        openpgpPublicKeyArmored: '',
-        authenticodeCert: authenticode.chain,
-        authenticodeKey: authenticode.key,
-        development: true,
-      },
-      progress: () => {},
-    };
+    const context = msiBuildContext(dir, name, agentExe, authenticode, version ? { version } : {});
     const [artifact] = await msiPackager.build(context);
     return artifact.path;
   };

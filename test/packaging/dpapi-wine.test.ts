@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig, revealProxyPassword } from '../../agent/config/agent-config.ts';
 import { SecretBox } from '../../agent/config/secret-box.ts';
 import { compileServiceHost, MINGW_GCC } from '../../packaging/msi/service-host.ts';
-import { ensureArtifacts } from '../support/release-artifacts.ts';
+import { releaseWindowsAgent } from '../support/release-artifacts.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { createWinePrefix, windowsPath, type WinePrefix } from '../support/wine.ts';
 
@@ -184,9 +184,7 @@ describeWithTools(
       let agentExe: string;
 
       beforeAll(async () => {
-        const built = await ensureArtifacts(['sea']);
-        const exe = built.files.sea.find((f) => /certagent-[^/]*-win-x64\.exe$/.test(f));
-        if (!exe) throw new Error(`no win-x64 agent among ${built.files.sea.join(', ')}`);
+        const exe = await releaseWindowsAgent();
         // Beside the service host, as the MSI installs them: the agent finds it there.
         agentExe = path.join(appDir, 'certagent.exe');
         fs.copyFileSync(exe, agentExe);

@@ -14,6 +14,7 @@ import type { BuildContext, ProductMetadata } from '../../packaging/packager.ts'
 import { nodeRuntime } from '../../packaging/sea/node-runtime.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { regExeRegistry } from '../../agent/platform/windows-install.ts';
+import { msiBuildContext } from '../support/msi-build.ts';
 import {
   createWinePrefix,
   keepWineUp,
@@ -22,7 +23,6 @@ import {
   type WinePrefix,
 } from '../support/wine.ts';
 
-const EPOCH = 1_767_225_600;
 const NODE_VERSION = JSON.parse(
   fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8'),
 ).certagent.nodeRuntimeVersion as string;
@@ -36,24 +36,7 @@ let agentExe: string;
 let authenticode: { chain: string; key: string; caCert: string };
 
 function buildContext(name: string, meta: Partial<ProductMetadata> = {}): BuildContext {
-  const distDir = path.join(tmp, name, 'dist');
-  fs.mkdirSync(distDir, { recursive: true });
-  return {
-    meta: { ...readProductMetadata(), ...meta },
-    sourceDateEpoch: EPOCH,
-    commit: '0123456789abcdef0123456789abcdef01234567',
-    distDir,
-    workDir: path.join(tmp, name, 'work'),
-    executables: { linuxAgent: '/nonexistent', windowsAgent: agentExe },
-    signing: {
-      openpgpPrivateKeyArmored: '',
-      openpgpPublicKeyArmored: '',
-      authenticodeCert: authenticode.chain,
-      authenticodeKey: authenticode.key,
-      development: true,
-    },
-    progress: () => {},
-  };
+  return msiBuildContext(tmp, name, agentExe, authenticode, meta);
 }
 
 function read(file: string): string {

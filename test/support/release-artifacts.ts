@@ -40,6 +40,14 @@ export async function ensureArtifacts(formats: string[]): Promise<BuiltArtifacts
   return { distDir, files: readManifest(distDir, formats), ...source };
 }
 
+/** The win-x64 agent single executable of the release build (`--only sea`). */
+export async function releaseWindowsAgent(): Promise<string> {
+  const built = await ensureArtifacts(['sea']);
+  const exe = built.files.sea.find((f) => /certagent-[^/]*-win-x64\.exe$/.test(f));
+  if (!exe) throw new Error(`no win-x64 agent among ${built.files.sea.join(', ')}`);
+  return exe;
+}
+
 // The first caller for a source state fixes the commit and epoch every later format of it
 // is stamped with, so commits landing meanwhile (other files) cannot split one set.
 async function pinSource(distDir: string): Promise<{ commit: string; sourceDateEpoch: number }> {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileServiceHost, MINGW_GCC } from '../../packaging/msi/service-host.ts';
 import { msiPackagePath } from '../../agent/updater/msi-packages.ts';
 import { loadUpdateState, updateStateFile } from '../../agent/updater/update-state.ts';
-import { ensureArtifacts } from '../support/release-artifacts.ts';
+import { releaseWindowsAgent } from '../support/release-artifacts.ts';
 import { describeWithTools } from '../support/tools.ts';
 import { createWinePrefix, keepWineUp, windowsPath, type WinePrefix } from '../support/wine.ts';
 import { buildSmallMsi, compileStandInAgent, msiTable } from './small-msi.ts';
@@ -35,8 +35,7 @@ describeWithTools(
     let olderAgent: string;
 
     beforeAll(async () => {
-      const built = await ensureArtifacts(['sea']);
-      watcherExe = built.files.sea.find((f) => f.endsWith('-win-x64.exe'))!;
+      watcherExe = await releaseWindowsAgent();
       const host = await compileServiceHost(path.join(work, 'certagent-service.exe'));
       // 7.1.0 answers running and connected; 7.2.0 runs but never reaches its manager.
       olderAgent = await compileStandInAgent(path.join(work, 'agent-7.1.0.exe'), '7.1.0', true);
